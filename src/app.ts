@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import { basename } from 'node:path';
+import { contentTypeOf } from './tts/formats.js';
+import { ApiError, errorBody, type ErrorCode } from './errors.js';
+import type { Config } from './config.js';
+import type { SidecarClient } from './sidecar/client.js';
+import type { ArtifactStore } from './store/artifacts.js';
+import type { Readiness } from './readiness.js';
+import healthRoutes from '../routes/health.js';
+import ttsRoutes from '../routes/tts.js';
+import downloadRoutes from '../routes/download.js';
+
+export interface AppDeps {
+  config: Config;
+  sidecar: SidecarClient;
+  store: ArtifactStore;
+  readiness: Readiness;
+  /** pino options or an instance: tests pass { level: 'silent' }. */
+  logger?: FastifyServerOptions['logger'];
+  loggerInstance?: FastifyServerOptions['loggerInstance'];
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    voicecue: Omit<AppDeps, 'logger' | 'loggerInstance'>;
+  }
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Builds the whole HTTP app; the entry file and the tests both start here. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: deps.logger ?? { level: deps.config.logLevel } }),
+    bodyLimit: deps.config.bodyLimitBytes,
+    requestIdHeader: 'x-request-id',
+    // A caller's id is kept when it is sane, so logs can be joined across services.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+  const { logger: _l, loggerInstance: _i, ...services } = deps;
+  app.decorate('voicecue', services);
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
+    const apiError = err instanceof ApiError ? err : fromFrameworkError(err);
+    if (apiError.statusCode >= 500) request.log.error({ err }, apiError.message);
+    else request.log.info({ code: apiError.code }, apiError.message);
+    return reply.code(apiError.statusCode).headers(apiError.headers).send(apiError.toJSON());
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(errorBody('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  // Downloads go through @fastify/static for Range, ETag and Last-Modified; types come from our table.
+  await app.register(fastifyStatic, {
+    root: deps.store.artifactsDir,
+    serve: false,
+    contentType: false,
+    setHeaders: (res, path) => res.header('content-type', contentTypeOf(basename(path))),
+  });
+  await app.register(healthRoutes);
+  await app.register(ttsRoutes);
+  await app.register(downloadRoutes);
+  return app;
+}
+
+/** Maps Fastify's own errors (body parsing, limits, content types) onto the catalogue. */
+function fromFrameworkError(err: FastifyError): ApiError {
+  const byCode: Record<string, ErrorCode> = {
+    FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_ERROR',
+    FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+    FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  };
+  const code = byCode[err.code ?? ''];
+  if (code) return new ApiError(code, err.message);
+  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) {
+    return new ApiError('INVALID_JSON', `the body is not valid JSON: ${err.message}`);
+  }
+  if (err.statusCode === 416) return new ApiError('RANGE_NOT_SATISFIABLE', 'the requested range is outside the file');
+  if (err.statusCode === 405) return new ApiError('METHOD_NOT_ALLOWED', err.message);
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new ApiError('VALIDATION_ERROR', err.message);
+  return new ApiError('INTERNAL_ERROR', 'an unexpected error occurred; it has been logged');
+}

@@ -1,0 +1,100 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** The repository root, found from this file (src/config.ts or dist/src/config.js). */
+const here = fileURLToPath(new URL('.', import.meta.url));
+export const ROOT_DIR = resolve(here, here.includes('/dist/') ? '../..' : '..');
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const seconds = z.coerce.number().positive();
+
+/** Every setting, the environment variable that sets it and its default. Nothing else reads process.env. */
+const schema = z.object({
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(0, 65535).default(8080),
+  VOICECUE_DATA_DIR: z.string().min(1).default(resolve(ROOT_DIR, 'data')),
+  VOICECUE_PYTHON: z.string().min(1).default('python3'),
+  VOICECUE_WORKER_DIR: z.string().min(1).default(resolve(ROOT_DIR, 'worker-py')),
+  VOICECUE_DEFAULT_ENGINE: z.enum(['espeak', 'f5']).default('espeak'),
+  VOICECUE_DEFAULT_VOICE: z.string().regex(/^[\w+./-]{1,64}$/).default('en-us'),
+  VOICECUE_MAX_TEXT_CHARS: int(1, 1_000_000).default(20_000),
+  VOICECUE_BODY_LIMIT_BYTES: int(1024, 1024 ** 3).default(1024 * 1024),
+  VOICECUE_REQUEST_TIMEOUT_S: seconds.default(120),
+  VOICECUE_SIDECAR_START_TIMEOUT_S: seconds.default(60),
+  VOICECUE_MAX_IN_FLIGHT: int(1, 64).default(2),
+  VOICECUE_MAX_QUEUE: int(0, 100_000).default(64),
+  VOICECUE_RESTART_BACKOFF_MS: int(10, 60_000).default(200),
+  VOICECUE_RESTART_BACKOFF_MAX_MS: int(10, 600_000).default(10_000),
+  VOICECUE_SHUTDOWN_GRACE_S: seconds.default(10),
+  VOICECUE_ARTIFACT_TTL_S: seconds.default(24 * 3600),
+  VOICECUE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  VOICECUE_INSTALL_MODE: z.enum(['never', 'missing']).default('never'),
+  VOICECUE_INSTALL_TARGET: z.string().min(1).optional(),
+  VOICECUE_DISK_MARGIN_MB: int(0, 1024 * 1024).default(1024),
+});
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  python: string;
+  workerDir: string;
+  defaultEngine: 'espeak' | 'f5';
+  defaultVoice: string;
+  maxTextChars: number;
+  bodyLimitBytes: number;
+  requestTimeoutMs: number;
+  sidecarStartTimeoutMs: number;
+  maxInFlight: number;
+  maxQueue: number;
+  restartBackoffMs: number;
+  restartBackoffMaxMs: number;
+  shutdownGraceMs: number;
+  artifactTtlMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  installMode: 'never' | 'missing';
+  installTarget: string | undefined;
+  diskMarginBytes: number;
+}
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; a bad variable throws a ConfigError that names it and says why. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const known = Object.fromEntries(
+    Object.keys(schema.shape).flatMap((key) => (env[key] === undefined || env[key] === '' ? [] : [[key, env[key]]])),
+  );
+  const parsed = schema.safeParse(known);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      return `${name}=${JSON.stringify(env[name])}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const c = parsed.data;
+  return {
+    host: c.HOST,
+    port: c.PORT,
+    dataDir: resolve(c.VOICECUE_DATA_DIR),
+    python: c.VOICECUE_PYTHON,
+    workerDir: resolve(c.VOICECUE_WORKER_DIR),
+    defaultEngine: c.VOICECUE_DEFAULT_ENGINE,
+    defaultVoice: c.VOICECUE_DEFAULT_VOICE,
+    maxTextChars: c.VOICECUE_MAX_TEXT_CHARS,
+    bodyLimitBytes: c.VOICECUE_BODY_LIMIT_BYTES,
+    requestTimeoutMs: Math.round(c.VOICECUE_REQUEST_TIMEOUT_S * 1000),
+    sidecarStartTimeoutMs: Math.round(c.VOICECUE_SIDECAR_START_TIMEOUT_S * 1000),
+    maxInFlight: c.VOICECUE_MAX_IN_FLIGHT,
+    maxQueue: c.VOICECUE_MAX_QUEUE,
+    restartBackoffMs: c.VOICECUE_RESTART_BACKOFF_MS,
+    restartBackoffMaxMs: c.VOICECUE_RESTART_BACKOFF_MAX_MS,
+    shutdownGraceMs: Math.round(c.VOICECUE_SHUTDOWN_GRACE_S * 1000),
+    artifactTtlMs: Math.round(c.VOICECUE_ARTIFACT_TTL_S * 1000),
+    logLevel: c.VOICECUE_LOG_LEVEL,
+    installMode: c.VOICECUE_INSTALL_MODE,
+    installTarget: c.VOICECUE_INSTALL_TARGET ? resolve(c.VOICECUE_INSTALL_TARGET) : undefined,
+    diskMarginBytes: c.VOICECUE_DISK_MARGIN_MB * 1024 * 1024,
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * The error catalogue: every error the API returns has a stable `code`, an HTTP status and a
+ * message meant for a person. Responses are always {statusCode, code, error, message}.
+ */
+import { STATUS_CODES } from 'node:http';
+
+export const ERROR_STATUS = {
+  VALIDATION_ERROR: 400,
+  INVALID_JSON: 400,
+  INVALID_ID: 400,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  NOT_ACCEPTABLE: 406,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RANGE_NOT_SATISFIABLE: 416,
+  UNKNOWN_VOICE: 422,
+  NO_SPEECH: 422,
+  INVALID_PARAMS: 422,
+  QUEUE_FULL: 503,
+  ENGINE_UNAVAILABLE: 503,
+  SIDECAR_UNAVAILABLE: 503,
+  SHUTTING_DOWN: 503,
+  SIDECAR_TIMEOUT: 504,
+  ENGINE_FAILED: 500,
+  INTERNAL_ERROR: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface ErrorBody {
+  statusCode: number;
+  code: ErrorCode;
+  error: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  readonly statusCode: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+    this.statusCode = ERROR_STATUS[code];
+  }
+
+  toJSON(): ErrorBody {
+    return errorBody(this.code, this.message);
+  }
+}
+
+export function errorBody(code: ErrorCode, message: string): ErrorBody {
+  const statusCode = ERROR_STATUS[code];
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message };
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_STATUS, value);
+}

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { ApiError } from '../errors.js';
+
+/** Code points, not UTF-16 units: an emoji is one character to the person who typed it. */
+export function codePointLength(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+const VOICE = /^[A-Za-z0-9_][\w+./-]{0,63}$/;
+const LANGUAGE = /^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$/;
+
+export function ttsBodySchema(maxTextChars: number) {
+  return z
+    .object({
+      text: z.string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') }).superRefine((text, ctx) => {
+        const length = codePointLength(text.trim());
+        if (length === 0) ctx.addIssue({ code: 'custom', message: 'must not be empty or only whitespace' });
+        else if (length > maxTextChars) ctx.addIssue({ code: 'custom', message: `is ${length} characters; the limit is ${maxTextChars}` });
+      }),
+      engine: z.enum(['espeak', 'f5'], { error: 'must be one of: espeak, f5' }).optional(),
+      voice: z.string({ error: 'must be a string' }).regex(VOICE, 'must be a voice name such as en-us or en-us+f3').optional(),
+      language: z.string({ error: 'must be a string' }).regex(LANGUAGE, 'must be a language code such as en or en-us').optional(),
+      speed: z.number({ error: 'must be a number' }).min(0.5, 'must be at least 0.5').max(2, 'must be at most 2.0').default(1),
+      return_word_timings: z.boolean({ error: 'must be true or false' }).default(true),
+    }, { error: 'the body must be a JSON object' })
+    .strict();
+}
+
+export type TtsBody = z.infer<ReturnType<typeof ttsBodySchema>>;
+
+/** Validates with a schema; the first problem becomes a 400 that names its field. */
+export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, where = 'body'): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.length ? issue.path.join('.') : where;
+  const message =
+    issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}` : `${field} ${issue.message}`;
+  throw new ApiError('VALIDATION_ERROR', message);
+}

@@ -1,0 +1,94 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ApiError } from '../errors.js';
+import type { Config } from '../config.js';
+import type { SidecarClient } from '../sidecar/client.js';
+import type { SynthesizeParams, SynthesizeResult } from '../sidecar/protocol.js';
+import type { ArtifactStore } from '../store/artifacts.js';
+import type { Word } from '../types.js';
+import type { TtsBody } from './request.js';
+
+export const AUDIO_FILE = 'audio.wav';
+export const WORDS_FILE = 'words.json';
+
+export interface TtsOutcome {
+  id: string;
+  engine: string;
+  voice: string;
+  language: string | null;
+  speed: number;
+  sample_rate: number;
+  samples: number;
+  duration: number;
+  words: Word[];
+  files: string[];
+  timings_ms: Record<string, number>;
+}
+
+interface Deps {
+  config: Config;
+  sidecar: SidecarClient;
+  store: ArtifactStore;
+}
+
+const ms = (from: number) => Math.round((performance.now() - from) * 100) / 100;
+
+/**
+ * One /tts request: the worker writes the audio into a staging folder, the gateway adds the
+ * timing files, and the folder is published whole. Any failure discards the staging folder.
+ */
+export async function synthesize({ config, sidecar, store }: Deps, body: TtsBody): Promise<TtsOutcome> {
+  const started = performance.now();
+  const engine = body.engine ?? config.defaultEngine;
+  const availability = sidecar.info?.engines[engine];
+  if (availability && !availability.available) {
+    throw new ApiError('ENGINE_UNAVAILABLE', `engine ${engine} is not available: ${availability.reason ?? 'no reason given'}`);
+  }
+  const voice = body.voice ?? (body.language ? null : config.defaultVoice);
+  const { id, dir } = await store.stage();
+  try {
+    const params: SynthesizeParams = {
+      engine,
+      text: body.text,
+      voice,
+      language: body.language ?? null,
+      speed: body.speed,
+      output_path: join(dir, AUDIO_FILE),
+      word_timings: body.return_word_timings,
+    };
+    const sent = performance.now();
+    const result = await sidecar.request<SynthesizeResult>('synthesize', params);
+    const roundTrip = ms(sent);
+    const storeStarted = performance.now();
+    const words = result.words;
+    await writeFile(join(dir, WORDS_FILE), JSON.stringify({ id, duration: result.duration, words }));
+    await store.publish(id);
+    const workerMs = Object.values(result.timings_ms).reduce((a, b) => a + b, 0);
+    return {
+      id,
+      engine: result.engine,
+      voice: result.voice,
+      language: body.language ?? null,
+      speed: body.speed,
+      sample_rate: result.sample_rate,
+      samples: result.samples,
+      duration: result.duration,
+      words,
+      files: [AUDIO_FILE, WORDS_FILE],
+      timings_ms: {
+        ...prefixed('worker_', result.timings_ms),
+        worker: Math.round(workerMs * 100) / 100,
+        worker_round_trip: roundTrip,
+        store: ms(storeStarted),
+        total: ms(started),
+      },
+    };
+  } catch (err) {
+    await store.discard(id).catch(() => undefined);
+    throw err;
+  }
+}
+
+function prefixed(prefix: string, values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [prefix + k, v]));
+}
