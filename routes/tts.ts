@@ -8,6 +8,9 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
   const schema = ttsBodySchema(app.voicecue.config.maxTextChars);
 
   app.post('/tts', async (request, reply) => {
+    if (!request.headers['content-type']?.toLowerCase().startsWith('application/json')) {
+      throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'send the request as application/json');
+    }
     const wantsAudio = negotiate(request.headers.accept) === 'audio';
     const body = parseOrThrow(schema, request.body);
     const outcome = await synthesize(app.voicecue, body);

@@ -35,7 +35,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: deps.logger ?? { level: deps.config.logLevel } }),
     bodyLimit: deps.config.bodyLimitBytes,
-    requestIdHeader: 'x-request-id',
+    requestIdHeader: false,
     // A caller's id is kept when it is sane, so logs can be joined across services.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -66,7 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     root: deps.store.artifactsDir,
     serve: false,
     contentType: false,
-    setHeaders: (res, path) => res.header('content-type', contentTypeOf(basename(path))),
+    setHeaders: (res, path) => res.setHeader('content-type', contentTypeOf(basename(path))),
   });
   await app.register(healthRoutes);
   await app.register(ttsRoutes);

@@ -1,0 +1,79 @@
+// Every bad request gets a 4xx JSON error with a stable code; run against the fake worker.
+import t from 'tap';
+import { newArtifactId } from '../../src/store/artifacts.js';
+import { testApp } from '../helpers.js';
+
+t.test('bad input answers 4xx JSON with stable codes', async (t) => {
+  const { app, sidecar } = await testApp(t, { worker: 'fake' });
+  await sidecar.start();
+  const post = (payload: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+    app.inject({ method: 'POST', url: '/tts', payload, headers });
+  const cases: [string, Awaited<ReturnType<typeof post>>, number, string, RegExp][] = [
+    ['empty text', await post('{"text":""}'), 400, 'VALIDATION_ERROR', /^text /],
+    ['whitespace text', await post('{"text":"  \\n\\t "}'), 400, 'VALIDATION_ERROR', /^text must not be empty/],
+    ['missing text', await post('{}'), 400, 'VALIDATION_ERROR', /^text is required/],
+    ['too long text', await post(JSON.stringify({ text: 'a'.repeat(20_001) })), 400, 'VALIDATION_ERROR', /^text is 20001 characters; the limit is 20000/],
+    ['text of wrong type', await post('{"text":123}'), 400, 'VALIDATION_ERROR', /^text must be a string/],
+    ['speed of wrong type', await post('{"text":"hi","speed":"fast"}'), 400, 'VALIDATION_ERROR', /^speed must be a number/],
+    ['speed out of range', await post('{"text":"hi","speed":3}'), 400, 'VALIDATION_ERROR', /^speed must be at most 2/],
+    ['flag of wrong type', await post('{"text":"hi","return_word_timings":"yes"}'), 400, 'VALIDATION_ERROR', /^return_word_timings/],
+    ['unknown engine', await post('{"text":"hi","engine":"polly"}'), 400, 'VALIDATION_ERROR', /^engine must be one of: espeak, f5/],
+    ['voice with odd characters', await post('{"text":"hi","voice":"../../x"}'), 400, 'VALIDATION_ERROR', /^voice /],
+    ['unknown field', await post('{"text":"hi","volume":3}'), 400, 'VALIDATION_ERROR', /unknown field: volume/],
+    ['body not an object', await post('["hi"]'), 400, 'VALIDATION_ERROR', /object/],
+    ['malformed JSON', await post('{"text": "hi"'), 400, 'INVALID_JSON', /JSON/],
+    ['empty JSON body', await post(''), 400, 'INVALID_JSON', /.+/],
+    ['plain text body', await post('hello', { 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE', /.+/],
+    ['body too large', await post(JSON.stringify({ text: 'a'.repeat(1_100_000) })), 413, 'PAYLOAD_TOO_LARGE', /.+/],
+    ['f5 not loaded', await post('{"text":"hi","engine":"f5"}'), 503, 'ENGINE_UNAVAILABLE', /f5 is not available: fake: f5 is not installed/],
+    ['unacceptable Accept', await app.inject({ method: 'POST', url: '/tts', payload: { text: 'hi' }, headers: { accept: 'image/png' } }), 406, 'NOT_ACCEPTABLE', /audio\/wav/],
+  ];
+  for (const [name, res, status, code, message] of cases) {
+    t.equal(res.statusCode, status, `${name}: status`);
+    t.match(res.headers['content-type'], /^application\/json/, `${name}: JSON`);
+    const body = res.json();
+    t.equal(body.code, code, `${name}: code`);
+    t.equal(body.statusCode, status, `${name}: statusCode field`);
+    t.type(body.error, 'string', `${name}: error field`);
+    t.match(body.message, message, `${name}: message`);
+  }
+});
+
+t.test('download ids are checked before any path is built', async (t) => {
+  const { app } = await testApp(t, { worker: 'fake' });
+  const get = (url: string) => app.inject({ method: 'GET', url });
+  for (const url of ['/download/..%2F..%2Fetc%2Fpasswd', '/download/%2F', '/download/abc', '/download/' + 'A'.repeat(25)]) {
+    const res = await get(url);
+    t.equal(res.statusCode, 400, url);
+    t.equal(res.json().code, 'INVALID_ID', url);
+  }
+  const traversal = await get('/download/../../etc/passwd');
+  t.equal(traversal.statusCode, 404, 'a path that leaves the route is a 404');
+  t.equal(traversal.json().code, 'NOT_FOUND');
+  const dots = await get('/download/%2e%2e');
+  t.ok(dots.statusCode === 400 || dots.statusCode === 404, 'dot segments are refused');
+  t.type(dots.json().code, 'string');
+  const unknown = await get(`/download/${newArtifactId()}`);
+  t.equal(unknown.statusCode, 404);
+  t.equal(unknown.json().code, 'NOT_FOUND');
+  const badFormat = await get(`/download/${newArtifactId()}?format=exe`);
+  t.equal(badFormat.statusCode, 400);
+  t.match(badFormat.json().message, /^format must be one of/);
+});
+
+t.test('unknown routes and methods are JSON 404s', async (t) => {
+  const { app } = await testApp(t, { worker: 'fake' });
+  const res = await app.inject({ method: 'GET', url: '/nope?x=1' });
+  t.equal(res.statusCode, 404);
+  t.same(res.json(), { statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: 'no route for GET /nope' });
+  const wrongMethod = await app.inject({ method: 'DELETE', url: '/tts' });
+  t.equal(wrongMethod.statusCode, 404);
+});
+
+t.test('a request id is taken from the caller when sane and always returned', async (t) => {
+  const { app } = await testApp(t, { worker: 'fake' });
+  const given = await app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'abc-123' } });
+  t.equal(given.headers['x-request-id'], 'abc-123');
+  const odd = await app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'bad id with spaces' } });
+  t.match(odd.headers['x-request-id'], /^[0-9a-f-]{36}$/);
+});
