@@ -1,0 +1,148 @@
+import { existsSync } from 'node:fs';
+import { mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import t from 'tap';
+import { newArtifactId } from '../../src/store/artifacts.js';
+import { cleanup } from '../../src/warmup/cleanup.js';
+import { definePackage, runWarmup, TEMP_PREFIX } from '../../src/warmup/index.js';
+import { makeWheel } from '../fixtures/warmup/wheels.js';
+import { hermeticEnv, warmupOptions } from '../fixtures/warmup/options.js';
+
+const HOUR = 3600_000;
+
+async function put(path: string, bytes: number, ageMs = 0): Promise<string> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, Buffer.alloc(bytes, 1));
+  const when = new Date(Date.now() - ageMs);
+  await utimes(path, when, when);
+  return path;
+}
+
+/** Litters root with what cleanup should remove and what it must leave alone. */
+async function litter(root: string) {
+  const pip = join(root, 'pip-cache');
+  const hf = join(root, 'hf');
+  const tmp = join(root, 'tmp');
+  const data = join(root, 'data');
+  const outside = join(root, 'outside');
+  const expiredId = newArtifactId(Date.now() - 3 * 24 * HOUR);
+  const freshId = newArtifactId();
+  const tempDir = join(tmp, `${TEMP_PREFIX}pip-old`);
+  const gone = [
+    await put(join(pip, 'http-v2', 'a', 'b', 'c', 'entry'), 4000),
+    await put(join(pip, 'wheels', 'ab', 'cd', 'x-1.0-py3-none-any.whl'), 3000),
+    await put(join(hf, 'hub', 'models--org--m', 'blobs', 'f00d.incomplete'), 5000, 2 * HOUR),
+    await put(join(hf, 'hub', '.locks', 'models--org--m', 'f00d.lock'), 0, 2 * HOUR),
+    await put(join(tempDir, 'build', 'obj.o'), 2000, 2 * HOUR),
+    await put(join(data, 'artifacts', expiredId, 'audio.wav'), 1000),
+  ];
+  const when = new Date(Date.now() - 2 * HOUR);
+  await utimes(tempDir, when, when);
+  const kept = [
+    await put(join(pip, 'selfcheck', 'state.json'), 10), // not one of pip's cache folders
+    await put(join(hf, 'hub', 'models--org--m', 'blobs', 'beef'), 100, 2 * HOUR), // a finished download
+    await put(join(hf, 'hub', 'models--org--m', 'blobs', 'cafe.incomplete'), 100), // still being written
+    await put(join(hf, 'hub', '.locks', 'models--org--m', 'cafe.lock'), 0), // held right now
+    await put(join(tmp, `${TEMP_PREFIX}upload-new`), 100), // ours but fresh
+    await put(join(tmp, 'someone-else-old'), 100, 2 * HOUR), // old but not ours
+    await put(join(data, 'artifacts', freshId, 'audio.wav'), 100),
+    await put(join(outside, 'x.incomplete'), 100, 2 * HOUR),
+    await put(join(outside, 'y.lock'), 0, 2 * HOUR),
+  ];
+  // A link inside the cache must not lead cleanup outside it.
+  await symlink(outside, join(hf, 'hub', 'linked'));
+  await symlink(join(outside, 'x.incomplete'), join(hf, 'hub', 'link.incomplete'));
+  return { gone, kept, pip };
+}
+
+t.test('cleanup removes only matching files inside its locations and counts the bytes', async (t) => {
+  const root = t.testdir();
+  const { gone, kept } = await litter(root);
+  const entries = await cleanup({
+    python: 'python3', env: hermeticEnv(), dataDir: join(root, 'data'), artifactTtlMs: 24 * HOUR,
+    dirs: { pipCache: join(root, 'pip-cache'), hfCache: join(root, 'hf'), tmp: join(root, 'tmp') },
+  });
+  for (const path of gone) t.notOk(existsSync(path), `removed ${path.slice(root.length)}`);
+  for (const path of kept) t.ok(existsSync(path), `kept ${path.slice(root.length)}`);
+  t.match(entries, [
+    { location: 'pip-cache', removed: 2, bytes: 7000 },
+    { location: 'hf-cache', removed: 2, bytes: 5000 },
+    { location: 'temp', removed: 1, bytes: 2000 },
+    { location: 'artifacts', removed: 1, bytes: 1000 },
+  ]);
+});
+
+t.test('cleanup finds pip\'s cache folder by asking pip', async (t) => {
+  const root = t.testdir();
+  const pip = join(root, 'elsewhere-pip');
+  const file = await put(join(pip, 'http', 'entry'), 10);
+  const entries = await cleanup({
+    python: 'python3', env: hermeticEnv({ PIP_CACHE_DIR: pip }), dataDir: join(root, 'data'), artifactTtlMs: HOUR,
+    dirs: { hfCache: join(root, 'hf'), tmp: join(root, 'tmp') },
+  });
+  t.match(entries[0], { location: 'pip-cache', path: pip, removed: 1 });
+  t.notOk(existsSync(file));
+});
+
+t.test('low disk: cleanup runs once, an install that still does not fit is skipped, the rest proceed', async (t) => {
+  const root = t.testdir();
+  const { gone, kept } = await litter(root);
+  const wheels = join(root, 'wheels');
+  for (const name of ['vc-small-a', 'vc-small-b', 'vc-huge']) await makeWheel(wheels, name, '1.0');
+  const asked: string[] = [];
+  const opts = await warmupOptions(root, {
+    manifest: [
+      definePackage({ name: 'vc-small-a', importName: 'vc_small_a', serves: ['a'], estimatedBytes: 1_000_000 }),
+      definePackage({ name: 'vc-huge', importName: 'vc_huge', serves: ['huge'], estimatedBytes: 10e9 }),
+      definePackage({ name: 'vc-small-b', importName: 'vc_small_b', serves: ['b'], estimatedBytes: 1_000_000 }),
+    ],
+    pipExtraArgs: ['--no-index', '--find-links', wheels],
+    diskMarginBytes: 10_000_000,
+    diskSpace: async (path) => {
+      asked.push(path);
+      return { free: 50_000_000, size: 100e9 };
+    },
+  });
+  const report = await runWarmup(opts);
+  t.same(report.installed.map((p) => p.name), ['vc-small-a', 'vc-small-b']);
+  t.equal(report.skipped.length, 1);
+  t.match(report.skipped[0], { name: 'vc-huge', reason: /not enough disk space on .*target: needs more than 10\.0 GB \(estimate 10\.0 GB \+ margin 10\.0 MB\), 50\.0 MB free/ });
+  t.same(report.capabilities.huge, { available: false, reason: `missing vc-huge (vc-huge: ${report.skipped[0]?.reason})` });
+  t.equal(report.cleaned.length, 4, 'cleanup ran');
+  t.equal(report.bytesFreed, 15000);
+  for (const path of gone) t.notOk(existsSync(path), `removed ${path.slice(root.length)}`);
+  for (const path of kept) t.ok(existsSync(path), `kept ${path.slice(root.length)}`);
+  t.ok(asked.every((p) => p === join(root, 'target')), 'space is measured where installs go');
+  t.equal(asked.length, 4, 'a, huge, huge again after cleanup, b');
+});
+
+t.test('low disk: when cleanup frees enough, the install goes ahead', async (t) => {
+  const root = t.testdir();
+  const { pip } = await litter(root);
+  const wheels = join(root, 'wheels');
+  await makeWheel(wheels, 'vc-fits', '1.0');
+  const marker = join(pip, 'wheels', 'ab', 'cd', 'x-1.0-py3-none-any.whl');
+  const opts = await warmupOptions(root, {
+    manifest: [definePackage({ name: 'vc-fits', importName: 'vc_fits', serves: ['x'], estimatedBytes: 1_000_000 })],
+    pipExtraArgs: ['--no-index', '--find-links', wheels],
+    // Short while the cache file exists, plenty once cleanup removed it.
+    diskSpace: async () => ({ free: existsSync(marker) ? 5_000_000 : 500_000_000, size: 100e9 }),
+  });
+  const report = await runWarmup(opts);
+  t.notOk(existsSync(marker));
+  t.ok(report.bytesFreed > 0);
+  t.same(report.skipped, []);
+  t.same(report.installed.map((p) => p.name), ['vc-fits']);
+});
+
+t.test('a disk check that fails skips the install rather than risk filling the disk', async (t) => {
+  const root = t.testdir();
+  const opts = await warmupOptions(root, {
+    manifest: [definePackage({ name: 'vc-x', importName: 'vc_x', serves: ['x'], estimatedBytes: 1 })],
+    diskSpace: async () => {
+      throw new Error('df exploded');
+    },
+  });
+  const report = await runWarmup(opts);
+  t.match(report.skipped, [{ name: 'vc-x', reason: /disk space unknown .*df exploded/ }]);
+});
