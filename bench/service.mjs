@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// Starts the built service (node dist/src/server.js) and prints medians of several runs:
+// /tts latency for one sentence and for 1000 words, the gateway's own overhead, espeak's
+// real-time factor, process start → /health 200, and resident memory of gateway and worker.
+// Run with: npm run bench   (builds first)
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const STARTS = Number(process.env.BENCH_STARTS ?? 5);
+const SHORT_RUNS = Number(process.env.BENCH_SHORT_RUNS ?? 50);
+const LONG_RUNS = Number(process.env.BENCH_LONG_RUNS ?? 10);
+
+const SENTENCE = 'Hello world, this is voicecue. The year 2025 had 12 months.';
+const PARAGRAPH =
+  'The quick brown fox jumps over the lazy dog near the riverbank. On 3 March 2024, about 1,500 people ' +
+  'gathered in the square to hear the orchestra play. She said it was the best concert of her life, ' +
+  'and nobody disagreed with her. Later that evening the rain started, slowly at first, then all at once. ';
+const words = PARAGRAPH.trim().split(/\s+/);
+const THOUSAND = Array.from({ length: 1000 }, (_, i) => words[i % words.length]).join(' ') + '.';
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fmt = (x, d = 1) => x.toFixed(d);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+function request(port, method, path, body) {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(
+      { host: '127.0.0.1', port, method, path, agent, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+function rssMb(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function childrenOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+let port = 18000 + Math.floor(Math.random() * 1000);
+async function startService() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'voicecue-bench-'));
+  port += 1;
+  const t0 = performance.now();
+  const proc = spawn(process.execPath, [join(root, 'dist/src/server.js')], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', VOICECUE_DATA_DIR: dataDir, VOICECUE_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (;;) {
+    try {
+      if ((await request(port, 'GET', '/health')).status === 200) break;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 5));
+    if (performance.now() - t0 > 30_000) throw new Error('service not ready after 30 s');
+  }
+  const readyMs = performance.now() - t0;
+  return {
+    proc,
+    port,
+    readyMs,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function tts(port, text) {
+  const t0 = performance.now();
+  const res = await request(port, 'POST', '/tts', { text });
+  const client = performance.now() - t0;
+  if (res.status !== 201) throw new Error(`POST /tts → ${res.status}: ${res.body}`);
+  const body = JSON.parse(res.body);
+  return { client, total: body.timings_ms.total, worker: body.timings_ms.worker, synth: body.timings_ms.worker_synthesize, duration: body.duration };
+}
+
+async function series(port, text, runs) {
+  for (let i = 0; i < 3; i++) await tts(port, text); // warm up
+  const rows = [];
+  for (let i = 0; i < runs; i++) rows.push(await tts(port, text));
+  return {
+    client: median(rows.map((r) => r.client)),
+    overhead: median(rows.map((r) => r.client - r.worker)),
+    serverOverhead: median(rows.map((r) => r.total - r.worker)),
+    rtf: median(rows.map((r) => r.synth / 1000 / r.duration)),
+    duration: rows[0].duration,
+  };
+}
+
+const readies = [];
+for (let i = 0; i < STARTS; i++) {
+  const s = await startService();
+  readies.push(s.readyMs);
+  await s.stop();
+}
+
+const svc = await startService();
+const short = await series(svc.port, SENTENCE, SHORT_RUNS);
+const long = await series(svc.port, THOUSAND, LONG_RUNS);
+const worker = childrenOf(svc.proc.pid)[0];
+const gatewayRss = rssMb(svc.proc.pid);
+const workerRss = worker ? rssMb(worker) : NaN;
+await svc.stop();
+
+console.log(`voicecue bench (${new Date().toISOString()}, node ${process.version}, medians)`);
+console.log(`  start → /health 200        ${fmt(median(readies), 0)} ms   (${STARTS} starts; target ≤ 1500)`);
+console.log(`  /tts one sentence          ${fmt(short.client, 2)} ms   (${SHORT_RUNS} runs; target ≤ 30; ${fmt(short.duration, 2)} s of audio)`);
+console.log(`  gateway overhead           ${fmt(short.overhead, 2)} ms   (client total − worker time; inside the gateway alone ${fmt(short.serverOverhead, 2)} ms; target ≤ 5)`);
+console.log(`  /tts 1000 words            ${fmt(long.client, 1)} ms   (${LONG_RUNS} runs; target ≤ 500; ${fmt(long.duration, 1)} s of audio; overhead ${fmt(long.overhead, 1)} ms)`);
+console.log(`  espeak real-time factor    ${fmt(long.rtf, 4)}      (synthesis time / audio time, 1000 words; one sentence ${fmt(short.rtf, 4)})`);
+console.log(`  resident memory            gateway ${fmt(gatewayRss)} MB (target ≤ 150), worker ${fmt(workerRss)} MB (target ≤ 50)`);
