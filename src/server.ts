@@ -1,10 +1,10 @@
-/** Entry point: load config, listen, warm up, start the worker, and shut down with grace. */
+/** Entry point: load config, start the worker and warmup, listen, and shut down with grace. */
 import { pino } from 'pino';
-import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { newReadiness } from './readiness.js';
 import { SidecarClient } from './sidecar/client.js';
 import { ArtifactStore } from './store/artifacts.js';
+import { runWarmup, sidecarPython } from './warmup/index.js';
 
 let config: Config;
 try {
@@ -19,11 +19,14 @@ const log = pino({ level: config.logLevel, base: { service: 'voicecue' } });
 const store = new ArtifactStore(config.dataDir);
 await store.init();
 const readiness = newReadiness();
+readiness.warmup.state = 'running';
+
+const python = sidecarPython(config);
 const sidecar = new SidecarClient({
-  command: config.python,
+  command: python.python,
   args: ['-m', 'voicecue_worker'],
   cwd: config.workerDir,
-  env: { VOICECUE_DATA_DIR: config.dataDir, PYTHONUNBUFFERED: '1' },
+  env: { ...python.env, VOICECUE_DATA_DIR: config.dataDir, PYTHONUNBUFFERED: '1' },
   requestTimeoutMs: config.requestTimeoutMs,
   startTimeoutMs: config.sidecarStartTimeoutMs,
   maxInFlight: config.maxInFlight,
@@ -32,6 +35,25 @@ const sidecar = new SidecarClient({
   backoffMaxMs: config.restartBackoffMaxMs,
   log: log.child({ component: 'sidecar' }),
 });
+const startSidecar = () => sidecar.start().catch((err: Error) => log.error({ err: err.message }, 'sidecar failed to start'));
+
+// With installs allowed, the worker must see what warmup installs, so it starts afterwards.
+// Otherwise warmup only reports, and the worker starts at once, while the HTTP layer loads.
+if (config.installMode === 'never') void startSidecar();
+runWarmup({ ...config, log: log.child({ component: 'warmup' }) })
+  .then(
+    (report) => void (readiness.warmup = { state: 'done', report }),
+    (err: Error) => {
+      log.error({ err: err.message }, 'warmup failed');
+      readiness.warmup = { state: 'done', report: { error: err.message } };
+    },
+  )
+  .then(() => {
+    if (config.installMode === 'missing') void startSidecar();
+  });
+
+// Imported late so that the worker's start overlaps the loading of Fastify and its plugins.
+const { buildApp } = await import('./app.js');
 const app = await buildApp({ config, sidecar, store, readiness, loggerInstance: log });
 
 // Expired results are swept now and then; the id carries its own birth time.
@@ -51,13 +73,17 @@ async function shutdown(signal: string): Promise<void> {
   log.info({ signal }, 'shutting down: finishing requests in flight');
   const force = setTimeout(() => {
     log.error('shutdown took too long; exiting');
+    sidecar.kill();
     process.exit(1);
-  }, config.shutdownGraceMs + 5000);
+  }, config.shutdownGraceMs);
   force.unref();
+  // Keep-alive connections would hold close() open; drop each as soon as it has nothing in flight.
+  const reaper = setInterval(() => app.server.closeIdleConnections(), 100);
   try {
     await app.close(); // stops accepting, waits for requests in flight
     await sidecar.stop(); // stdin close → SIGTERM → SIGKILL
   } finally {
+    clearInterval(reaper);
     clearInterval(sweep);
     log.info('stopped');
     process.exit(0);
@@ -67,4 +93,3 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
 await app.listen({ host: config.host, port: config.port });
-sidecar.start().catch((err: Error) => log.error({ err: err.message }, 'sidecar failed to start'));

@@ -149,6 +149,11 @@ export class SidecarClient extends EventEmitter {
     this.state = 'stopped';
   }
 
+  /** Last resort when the process itself must exit now. */
+  kill(): void {
+    this.child?.kill('SIGKILL');
+  }
+
   private setState(state: SidecarState, reason: string): void {
     this.state = state;
     this.reason = reason;
