@@ -1,0 +1,72 @@
+"""Words and chunks of a text, by code-point span."""
+
+from voicecue_worker.text import split_chunks, tokenize
+
+from conftest import MUST_SHOW, MUST_SHOW_WORDS
+
+
+def words(text):
+    return [text[s:e] for s, e in tokenize(text)]
+
+
+def test_must_show_sentence():
+    assert words(MUST_SHOW) == MUST_SHOW_WORDS
+
+
+def test_inner_apostrophes_hyphens_and_number_punctuation_are_kept():
+    assert words("don't e-mail it’s well-known") == ["don't", "e-mail", "it’s", "well-known"]
+    assert words("3.5 1,000 12th 10:30 1/2 -5 pages 3-5") == [
+        "3.5", "1,000", "12th", "10:30", "1/2", "-5", "pages", "3-5"]
+
+
+def test_edge_punctuation_is_stripped():
+    assert words('"Hello," she said. (Yes!) \'quoted\' “curly” world... end—start') == [
+        "Hello", "she", "said", "Yes", "quoted", "curly", "world", "end", "start"]
+
+
+def test_symbols_glue_and_emoji_are_words():
+    assert words("$5 50% AT&T #1 @home C++") == ["$5", "50%", "AT&T", "#1", "@home", "C++"]
+    assert words("I 👍🏽 the 🇩🇪 flag 👨‍👩‍👧.") == ["I", "👍🏽", "the", "🇩🇪", "flag", "👨‍👩‍👧"]
+
+
+def test_dotted_abbreviations_are_one_word():
+    assert words("U.S.A. e.g. Mr. Smith") == ["U.S.A", "e.g", "Mr", "Smith"]
+
+
+def test_unicode_scripts_and_combining_marks():
+    assert words("naïve café") == ["naïve", "café"]
+    assert words("nai\u0308ve cafe\u0301") == ["nai\u0308ve", "cafe\u0301"]
+    assert words("שלום עולם, מה שלומך?") == ["שלום", "עולם", "מה", "שלומך"]
+    assert words("مرحبا بالعالم، كيف حالك؟") == ["مرحبا", "بالعالم", "كيف", "حالك"]
+    assert words("हिन्दी भाषा") == ["हिन्दी", "भाषा"]
+    assert words("我们是中国人。") == ["我", "们", "是", "中", "国", "人"]
+
+
+def test_only_punctuation_has_no_words():
+    assert tokenize("... !? — ,;: ()") == []
+    assert tokenize("") == []
+
+
+def test_chunks_cover_text_at_sentence_ends():
+    text = " ".join("Sentence number %d is here." % i for i in range(200))
+    chunks = split_chunks(text, 500)
+    assert chunks[0][0] == 0 and chunks[-1][1] == len(text)
+    for (a, b), (c, d) in zip(chunks, chunks[1:]):
+        assert b == c
+    for a, b in chunks:
+        assert b - a <= 500
+    for a, b in chunks[:-1]:
+        assert text[a:b].rstrip().endswith(".")
+
+
+def test_chunks_fall_back_to_spaces_and_hard_cuts():
+    text = "word " * 300
+    chunks = split_chunks(text, 100)
+    assert all(b - a <= 100 for a, b in chunks)
+    assert all(text[b - 1] == " " for a, b in chunks[:-1])
+    blob = "x" * 250
+    assert split_chunks(blob, 100) == [(0, 100), (100, 200), (200, 250)]
+    cjk = "我们是中国人。" * 40
+    chunks = split_chunks(cjk, 100)
+    assert all(cjk[b - 1] == "。" for a, b in chunks[:-1])
+    assert split_chunks("short", 100) == [(0, 5)]

@@ -1,0 +1,423 @@
+"""espeak-ng through ctypes (standard library only).
+
+Declarations follow espeak-ng's speak_lib.h (API revision 12, espeak-ng 1.51):
+
+  int  espeak_Initialize(espeak_AUDIO_OUTPUT output, int buflength, const char *path, int options);
+  void espeak_SetSynthCallback(int (*cb)(short *wav, int numsamples, espeak_EVENT *events));
+  espeak_ERROR espeak_Synth(const void *text, size_t size, unsigned int position,
+                            espeak_POSITION_TYPE position_type, unsigned int end_position,
+                            unsigned int flags, unsigned int *unique_identifier, void *user_data);
+  espeak_ERROR espeak_SetParameter(espeak_PARAMETER parameter, int value, int relative);
+  espeak_ERROR espeak_SetVoiceByName(const char *name);
+  const espeak_VOICE **espeak_ListVoices(espeak_VOICE *voice_spec);
+  const char *espeak_Info(const char **path_data);
+
+Empirical findings with libespeak-ng 1.51 (see tests/test_espeak_engine.py):
+  * event.text_position is 1-based and counts code points of the UTF-8 input (an emoji,
+    a CJK character and a combining mark each count one), relative to the text passed to
+    that espeak_Synth call. event.length is unreliable ("don't" -> 3, "e-mail" -> 1).
+  * event.sample is the exact sample index (relative to the espeak_Synth call) of the event;
+    audio_position is the same in whole milliseconds, truncated.
+  * numbers raise one WORD event per spoken word, the first at the number's first character
+    and the others one character later ("2025" -> WORD@41 "two", WORD@42 "thousand", ...).
+  * some WORD events have text_position 0 (before a clause pause, in he/ar/ru) and cmn adds
+    one on the final full stop at the very last sample: both are ignored.
+  * "zh" is not accepted by espeak_SetVoiceByName (only as a secondary language of cmn), and
+    a failed espeak_SetVoiceByName leaves no voice selected; so voices are resolved here,
+    against espeak_ListVoices, and set by their identifier.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import struct
+from bisect import bisect_right
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from ..aligners.native import EV_END, EV_MSG_TERMINATED, EV_PHONEME, EV_WORD, WordTimer
+from ..errors import ENGINE_FAILED, UNKNOWN_VOICE, RpcError
+from ..text import split_chunks
+
+log = logging.getLogger("voicecue.espeak")
+
+# espeak_AUDIO_OUTPUT
+AUDIO_OUTPUT_SYNCHRONOUS = 2
+# espeak_Initialize options
+espeakINITIALIZE_PHONEME_EVENTS = 0x0001
+espeakINITIALIZE_DONT_EXIT = 0x8000
+# espeak_POSITION_TYPE
+POS_CHARACTER = 1
+# espeak_Synth flags
+espeakCHARS_UTF8 = 1
+espeakENDPAUSE = 0x1000
+# espeak_PARAMETER
+espeakRATE = 1
+espeakRATE_NORMAL = 175
+
+BUFLENGTH_MS = 500
+CHUNK_CHARS = 1000
+
+LIB_NOT_FOUND = "libespeak-ng.so.1 not found: install the espeak-ng package"
+
+
+class _EventId(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class EspeakEvent(ctypes.Structure):
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    ]
+
+
+class EspeakVoice(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("languages", ctypes.c_void_p),  # (priority byte, zero-terminated name)*, then a zero byte
+        ("identifier", ctypes.c_char_p),
+        ("gender", ctypes.c_ubyte),
+        ("age", ctypes.c_ubyte),
+        ("variant", ctypes.c_ubyte),
+        ("xx1", ctypes.c_ubyte),
+        ("score", ctypes.c_int),
+        ("spare", ctypes.c_void_p),
+    ]
+
+
+SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
+
+EV_SIZE = ctypes.sizeof(EspeakEvent)
+_ID_OFF = EspeakEvent.id.offset
+_SAMPLE_OFF = EspeakEvent.sample.offset
+_TP_OFF = EspeakEvent.text_position.offset
+# type, text_position, sample, first byte of id.string (phoneme name)
+_EV_FMT = struct.Struct(
+    "=i%dxi%dxi%dxB%dx"
+    % (_TP_OFF - 4, _SAMPLE_OFF - _TP_OFF - 4, _ID_OFF - _SAMPLE_OFF - 4, EV_SIZE - _ID_OFF - 1)
+)
+assert _EV_FMT.size == EV_SIZE
+_WANTED = frozenset((EV_WORD, EV_END, EV_MSG_TERMINATED, EV_PHONEME))
+_UNDERSCORE = 0x5F
+
+# control characters other than tab/newline/CR become spaces (1:1, offsets are kept)
+_SANITIZE = {c: 0x20 for c in list(range(0, 9)) + [11, 12] + list(range(14, 32)) + [127]}
+
+
+def _lib_candidates() -> List[str]:
+    override = os.environ.get("VOICECUE_ESPEAK_LIB")
+    if override:
+        return [override]
+    return [
+        "libespeak-ng.so.1",
+        "/usr/lib/x86_64-linux-gnu/libespeak-ng.so.1",
+        "/usr/lib/aarch64-linux-gnu/libespeak-ng.so.1",
+        "/usr/local/lib/libespeak-ng.so.1",
+        "libespeak-ng.so",
+        "libespeak-ng.1.dylib",
+    ]
+
+
+def _languages(ptr: int) -> List[Tuple[int, str]]:
+    out = []
+    i = 0
+    while True:
+        prio = ctypes.c_ubyte.from_address(ptr + i).value
+        if prio == 0:
+            break
+        name = ctypes.string_at(ptr + i + 1)
+        out.append((prio, name.decode("utf-8", "replace")))
+        i += len(name) + 2
+    return out
+
+
+class Voice:
+    __slots__ = ("canonical", "set_name")
+
+    def __init__(self, canonical: str, set_name: str):
+        self.canonical = canonical  # reported back: "en-us", "en-us+f3"
+        self.set_name = set_name  # passed to espeak_SetVoiceByName: "gmw/en-US+f3"
+
+
+class EspeakEngine:
+    name = "espeak"
+
+    def __init__(self) -> None:
+        self.available = False
+        self.reason: Optional[str] = None
+        self.version: Optional[str] = None
+        self.sample_rate = 0
+        self.lib = None
+        self.languages: List[str] = []
+        self._by_primary: Dict[str, Tuple[str, str]] = {}
+        self._by_ident: Dict[str, Tuple[str, str]] = {}
+        self._by_name: Dict[str, Tuple[str, str]] = {}
+        self._by_other: Dict[str, Tuple[int, Tuple[str, str]]] = {}
+        self._variants: Dict[str, str] = {}
+        self._voice: Optional[str] = None
+        self._rate: Optional[int] = None
+        # per synth call state, touched by the callback
+        self._sink: Optional[Callable[[bytes], None]] = None
+        self._samples = 0
+        self._events: List[Tuple[int, int, int, bool]] = []
+        self._error: Optional[BaseException] = None
+        self._cb = SYNTH_CALLBACK(self._callback)  # keep a reference for the library's lifetime
+
+    # ---------------------------------------------------------------- loading
+    def load(self) -> "EspeakEngine":
+        lib = None
+        errors = []
+        for cand in _lib_candidates():
+            try:
+                lib = ctypes.CDLL(cand)
+                break
+            except OSError as e:
+                errors.append(str(e))
+        if lib is None:
+            self.reason = LIB_NOT_FOUND
+            log.warning("espeak unavailable: %s (%s)", self.reason, "; ".join(errors))
+            return self
+        try:
+            self._declare(lib)
+            sr = lib.espeak_Initialize(
+                AUDIO_OUTPUT_SYNCHRONOUS, BUFLENGTH_MS, None,
+                espeakINITIALIZE_PHONEME_EVENTS | espeakINITIALIZE_DONT_EXIT,
+            )
+            if sr <= 0:
+                self.reason = ("espeak_Initialize failed (espeak-ng-data not found?): install the "
+                               "espeak-ng-data package or set ESPEAK_DATA_PATH")
+                log.warning("espeak unavailable: %s", self.reason)
+                return self
+            self.sample_rate = sr
+            self.version = (lib.espeak_Info(None) or b"").decode("ascii", "replace").split(" ")[0]
+            lib.espeak_SetSynthCallback(self._cb)
+            self.lib = lib
+            self._load_voices()
+            if not self._by_primary:
+                self.reason = "espeak-ng lists no voices: the espeak-ng-data package looks broken"
+                self.lib = None
+                log.warning("espeak unavailable: %s", self.reason)
+                return self
+        except (AttributeError, OSError) as e:
+            self.reason = "libespeak-ng could not be used: %s" % e
+            self.lib = None
+            log.warning("espeak unavailable: %s", self.reason)
+            return self
+        self.available = True
+        return self
+
+    @staticmethod
+    def _declare(lib) -> None:
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_Initialize.restype = ctypes.c_int
+        lib.espeak_SetSynthCallback.argtypes = [SYNTH_CALLBACK]
+        lib.espeak_SetSynthCallback.restype = None
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
+            ctypes.c_uint, ctypes.POINTER(ctypes.c_uint), ctypes.c_void_p,
+        ]
+        lib.espeak_Synth.restype = ctypes.c_int
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_SetParameter.restype = ctypes.c_int
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetVoiceByName.restype = ctypes.c_int
+        lib.espeak_ListVoices.argtypes = [ctypes.POINTER(EspeakVoice)]
+        lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(EspeakVoice))
+        lib.espeak_Info.argtypes = [ctypes.POINTER(ctypes.c_char_p)]
+        lib.espeak_Info.restype = ctypes.c_char_p
+
+    def _list(self, spec: Optional[EspeakVoice]):
+        arr = self.lib.espeak_ListVoices(ctypes.byref(spec) if spec is not None else None)
+        i = 0
+        while arr[i]:
+            v = arr[i].contents
+            yield (
+                (v.name or b"").decode("utf-8", "replace"),
+                (v.identifier or b"").decode("utf-8", "replace"),
+                _languages(v.languages) if v.languages else [],
+            )
+            i += 1
+
+    def _load_voices(self) -> None:
+        for name, ident, langs in self._list(None):
+            if not langs or ident.startswith("mb/") or langs[0][1] == "variant":
+                continue  # mbrola voices need the external mbrola program
+            primary = langs[0][1].lower()
+            entry = (primary, ident)
+            prio0 = langs[0][0]
+            old = self._by_primary.get(primary)
+            if old is None:
+                self._by_primary[primary] = entry
+            self._by_ident.setdefault(ident.lower(), entry)
+            self._by_ident.setdefault(ident.rsplit("/", 1)[-1].lower(), entry)
+            self._by_name.setdefault(name.lower(), entry)
+            self._by_name.setdefault(name.lower().replace(" ", "_"), entry)
+            for prio, lang in langs[1:] + [(prio0, primary)]:
+                key = lang.lower()
+                cur = self._by_other.get(key)
+                if cur is None or prio < cur[0]:
+                    self._by_other[key] = (prio, entry)
+        spec = EspeakVoice()
+        variant = ctypes.c_char_p(b"variant")
+        spec.languages = ctypes.cast(variant, ctypes.c_void_p)
+        for name, ident, _ in self._list(spec):
+            base = ident.rsplit("/", 1)[-1]
+            self._variants.setdefault(base.lower(), base)
+            self._variants.setdefault(name.lower(), base)
+        # every language code that selects a voice: primaries (en-us) and others (en, zh, fr)
+        self.languages = sorted(set(self._by_primary) | set(self._by_other))
+
+    def info(self) -> dict:
+        if not self.available:
+            return {"available": False, "reason": self.reason}
+        return {
+            "available": True,
+            "sample_rate": self.sample_rate,
+            "version": self.version,
+            "voices": list(self.languages),
+        }
+
+    # ---------------------------------------------------------------- voices
+    def resolve_voice(self, spec: str) -> Voice:
+        """Map a language code, voice name or identifier, with an optional "+variant", to a
+        voice; raise UNKNOWN_VOICE naming it when there is none."""
+        s = spec.strip()
+        base, plus, var = s.partition("+")
+        key = base.strip().lower()
+        entry = None
+        if key:
+            dashed = key.replace("_", "-")
+            entry = (
+                self._by_primary.get(key)
+                or self._by_primary.get(dashed)
+                or self._by_ident.get(key)
+                or self._by_name.get(key)
+                or self._by_name.get(key.replace("_", " "))
+            )
+            if entry is None:
+                other = self._by_other.get(key) or self._by_other.get(dashed)
+                entry = other[1] if other else None
+        if entry is None:
+            raise RpcError(
+                UNKNOWN_VOICE,
+                "unknown voice %r: not an espeak-ng language code, voice name or identifier "
+                "(capabilities lists the language codes, e.g. en-us, en-gb, de, fr, cmn)" % spec,
+            )
+        primary, ident = entry
+        if plus:
+            vbase = self._variants.get(var.strip().lower())
+            if vbase is None:
+                raise RpcError(
+                    UNKNOWN_VOICE,
+                    "unknown voice %r: espeak-ng has no variant %r (e.g. f1..f5, m1..m7, klatt)"
+                    % (spec, var),
+                )
+            return Voice("%s+%s" % (primary, vbase), "%s+%s" % (ident, vbase))
+        return Voice(primary, ident)
+
+    def _select(self, voice: Voice, rate: int) -> None:
+        lib = self.lib
+        if self._voice != voice.set_name:
+            rc = lib.espeak_SetVoiceByName(voice.set_name.encode("utf-8"))
+            if rc != 0:
+                self._voice = None
+                raise RpcError(ENGINE_FAILED, "espeak-ng could not load voice %r (error %d)"
+                               % (voice.canonical, rc))
+            self._voice = voice.set_name
+            self._rate = None  # set the rate again after a voice change
+        if self._rate != rate:
+            rc = lib.espeak_SetParameter(espeakRATE, rate, 0)
+            if rc != 0:
+                self._rate = None
+                raise RpcError(ENGINE_FAILED, "espeak-ng refused rate %d (error %d)" % (rate, rc))
+            self._rate = rate
+
+    # ---------------------------------------------------------------- synthesis
+    def _callback(self, wav, numsamples, events):
+        try:
+            if numsamples > 0 and wav:
+                self._sink(ctypes.string_at(wav, numsamples * 2))
+                self._samples += numsamples
+            if events:
+                n = 0
+                addr = events
+                c_int = ctypes.c_int
+                while c_int.from_address(addr).value != 0:
+                    n += 1
+                    addr += EV_SIZE
+                if n:
+                    append = self._events.append
+                    wanted = _WANTED
+                    for typ, tp, samp, b0 in _EV_FMT.iter_unpack(ctypes.string_at(events, n * EV_SIZE)):
+                        if typ in wanted:
+                            append((typ, tp, samp, b0 == _UNDERSCORE))
+            return 0
+        except BaseException as e:  # never let an exception cross into C; abort synthesis
+            self._error = e
+            return 1
+
+    def synthesize(
+        self,
+        text: str,
+        spans: Sequence[Tuple[int, int]],
+        voice: Voice,
+        speed: float,
+        sink: Callable[[bytes], None],
+        progress: Optional[Callable[[int, int], None]] = None,
+    ) -> Tuple[int, List[dict], int]:
+        """Synthesize ``text`` chunk by chunk into ``sink`` (native-endian 16-bit PCM).
+
+        Returns (samples, words, chunks). ``spans`` are the text's words (text.tokenize).
+        ``words`` is empty when espeak spoke nothing (NO_SPEECH for the caller).
+        """
+        if not self.available:
+            raise RpcError(ENGINE_FAILED, self.reason or "espeak is not available")
+        rate = int(round(espeakRATE_NORMAL * speed))
+        self._select(voice, rate)
+        ends = [e for _, e in spans]
+        chunks = []
+        for cs, ce in split_chunks(text, CHUNK_CHARS):
+            k = bisect_right(ends, cs)  # the first word ending after the chunk's start
+            if k < len(spans) and spans[k][0] < ce:  # a chunk with no word is not spoken
+                chunks.append((cs, ce))
+        timer = WordTimer(text, spans)
+        lib = self.lib
+        total = 0
+        self._sink = sink
+        try:
+            for k, (cs, ce) in enumerate(chunks):
+                self._events = []
+                self._samples = 0
+                self._error = None
+                data = text[cs:ce].translate(_SANITIZE).encode("utf-8") + b"\0"
+                rc = lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0,
+                                      espeakCHARS_UTF8 | espeakENDPAUSE, None, None)
+                if self._error is not None:
+                    err = self._error
+                    self._error = None
+                    raise err
+                if rc != 0:
+                    raise RpcError(ENGINE_FAILED, "espeak_Synth failed with error %d" % rc)
+                n = self._samples
+                events = self._events
+                top = max((e[2] for e in events), default=0)
+                if n and top > n + n // 100:
+                    # event samples counted before a speed-up stage: rescale to the audio
+                    events = [(a, b, c * n // top, d) for a, b, c, d in events]
+                timer.feed(events, cs, total, n)
+                total += n
+                if progress is not None and len(chunks) > 1:
+                    progress(k + 1, len(chunks))
+        finally:
+            self._sink = None
+            self._events = []
+        words = timer.words(total, self.sample_rate)
+        return total, words, len(chunks)

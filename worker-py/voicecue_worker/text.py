@@ -1,0 +1,185 @@
+"""Text helpers: the words of a text (with code-point spans) and sentence-sized chunks.
+
+Spans are Python ``str`` offsets (code points) into the text exactly as received, so
+``text[start:end]`` is always the word as the client wrote it.
+
+A word is a run of letters, digits and combining marks (any script), glued to adjacent
+symbols ("$5", "50%", "AT&T", an emoji sequence), with these inner joiners kept:
+apostrophes and hyphens between word characters ("don't", "e-mail"), and . , : / between
+digits ("3.5", "1,000", "10:30"). Han and kana characters are one word each (no spaces in
+those scripts; espeak's cmn voice speaks them one by one). Single letters joined by dots
+("U.S.A.", "e.g.") form one word without the final dot. Punctuation at a word's edges is
+not part of it ("world," -> "world").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import List, Tuple
+
+Span = Tuple[int, int]
+
+# character classes used by the scanner
+_SEP, _WORD, _SYM, _CJK, _ZW = 0, 1, 2, 3, 4
+
+_APOS_HYPHEN = frozenset("'\u2019\u02bc-\u2010\u2011\u00b7")  # ' ’ ʼ - ‐ ‑ ·
+_NUM_JOIN = frozenset(".,:/")
+_ZERO_WIDTH = frozenset("\u200c\u200d\u2060\u00ad\ufe0e\ufe0f")  # ZWNJ ZWJ WJ SHY VS15 VS16
+# punctuation that is spoken as a word and glues to its neighbours: "50%", "AT&T", "#1", "@home"
+_SPOKEN_PUNCT = frozenset("%\u2030\u2031&@#")
+_SIGN_OPENERS = frozenset(" \t\r\n([{\"'\u201c\u2018\u00ab")
+
+
+def _is_cjk(cp: int) -> bool:
+    return (
+        0x4E00 <= cp <= 0x9FFF
+        or 0x3400 <= cp <= 0x4DBF
+        or 0x3040 <= cp <= 0x30FF  # hiragana, katakana
+        or 0x31F0 <= cp <= 0x31FF
+        or 0xF900 <= cp <= 0xFAFF
+        or 0xFF66 <= cp <= 0xFF9D
+        or 0x20000 <= cp <= 0x3134F
+    )
+
+
+_class_cache: dict = {}
+
+
+def _cls(ch: str) -> int:
+    c = _class_cache.get(ch)
+    if c is not None:
+        return c
+    if ch in _ZERO_WIDTH:
+        c = _ZW
+    else:
+        cat = unicodedata.category(ch)
+        k = cat[0]
+        if k in "LNM":
+            c = _CJK if (k == "L" and _is_cjk(ord(ch))) else _WORD
+        elif k == "S" or ch in _SPOKEN_PUNCT:
+            c = _SYM
+        else:
+            c = _SEP
+    if len(_class_cache) < 50000:
+        _class_cache[ch] = c
+    return c
+
+
+def tokenize(text: str) -> List[Span]:
+    """Return the (start, end) code-point spans of the words of ``text``, in order."""
+    spans: List[Span] = []
+    n = len(text)
+    classes = [_cls(ch) for ch in text]
+    i = 0
+    while i < n:
+        c = classes[i]
+        if c == _CJK:
+            spans.append((i, i + 1))
+            i += 1
+            continue
+        if c not in (_WORD, _SYM):
+            i += 1
+            continue
+        start = i
+        # a leading minus sign belongs to a number: "-5", but not "3-5" (handled as joiner)
+        if (
+            start > 0
+            and text[start - 1] == "-"
+            and text[start].isdigit()
+            and (start == 1 or text[start - 2] in _SIGN_OPENERS)
+        ):
+            start -= 1
+        j = i
+        end = i
+        while j < n:
+            c = classes[j]
+            if c == _WORD or c == _SYM:
+                j += 1
+                end = j
+                continue
+            if c == _ZW:
+                j += 1  # only kept when a word character follows
+                continue
+            ch = text[j]
+            if j + 1 < n and classes[j + 1] in (_WORD, _SYM) and end == j:
+                nxt = text[j + 1]
+                if ch in _APOS_HYPHEN:
+                    j += 1
+                    continue
+                if ch in _NUM_JOIN and text[j - 1].isdigit() and nxt.isdigit():
+                    j += 1
+                    continue
+            break
+        spans.append((start, end))
+        i = max(j, end)
+    return _merge_dotted_letters(text, spans)
+
+
+def _merge_dotted_letters(text: str, spans: List[Span]) -> List[Span]:
+    """Merge single letters separated by single dots ("U.S.A.", "e.g.") into one word."""
+    if len(spans) < 2:
+        return spans
+    out: List[Span] = []
+    i = 0
+    n = len(spans)
+    while i < n:
+        s, e = spans[i]
+        if e - s == 1 and text[s].isalpha() and e < len(text) and text[e] == ".":
+            j = i
+            while (
+                j + 1 < n
+                and spans[j + 1][0] == spans[j][1] + 1
+                and text[spans[j][1]] == "."
+                and spans[j + 1][1] - spans[j + 1][0] == 1
+                and text[spans[j + 1][0]].isalpha()
+            ):
+                j += 1
+            if j > i:
+                out.append((s, spans[j][1]))
+                i = j + 1
+                continue
+        out.append((s, e))
+        i += 1
+    return out
+
+
+# A sentence ends after . ! ? … (and closing quotes/brackets) followed by whitespace,
+# or after a CJK full stop / exclamation / question mark, or at a blank line.
+_SENTENCE_END = re.compile(
+    "(?:[.!?\u2026]+[\"'\u201d\u2019)\\]]*\\s+)|(?:[\u3002\uff01\uff1f]+\\s*)|(?:\\n\\s*\\n\\s*)"
+)
+_CLAUSE_END = re.compile("[,;:\u3001\uff0c\uff1b]\\s+|[\u3001\uff0c\uff1b]")
+_SPACE = re.compile("\\s+")
+
+
+def split_chunks(text: str, limit: int = 1000) -> List[Span]:
+    """Split ``text`` into consecutive spans of at most ``limit`` code points.
+
+    Cuts are made at a sentence end when one lies in the second half of the window, else at
+    a clause end, else at whitespace, else (one huge unbroken run) at the limit. The spans
+    cover the whole text with no gaps, so offsets inside a chunk plus its start are offsets
+    into the text.
+    """
+    n = len(text)
+    chunks: List[Span] = []
+    start = 0
+    while n - start > limit:
+        lo = start + limit // 2
+        hi = start + limit
+        cut = -1
+        for rx in (_SENTENCE_END, _CLAUSE_END, _SPACE):
+            last = -1
+            for m in rx.finditer(text, lo, hi):
+                last = m.end()
+            if last > start:
+                cut = last
+                break
+        if cut <= start:
+            cut = hi
+            # do not split a surrogate-free code point sequence inside a word if avoidable
+        chunks.append((start, cut))
+        start = cut
+    if start < n or not chunks:
+        chunks.append((start, n))
+    return chunks
