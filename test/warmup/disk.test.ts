@@ -37,7 +37,10 @@ async function litter(root: string) {
     await put(join(data, 'artifacts', expiredId, 'audio.wav'), 1000),
   ];
   const when = new Date(Date.now() - 2 * HOUR);
-  await utimes(tempDir, when, when);
+  for (const dir of [tempDir, join(tempDir, 'build'), join(tmp, `${TEMP_PREFIX}busy`), join(tmp, `${TEMP_PREFIX}busy`, 'deep')]) {
+    await mkdir(dir, { recursive: true });
+    await utimes(dir, when, when);
+  }
   const kept = [
     await put(join(pip, 'selfcheck', 'state.json'), 10), // not one of pip's cache folders
     await put(join(hf, 'hub', 'models--org--m', 'blobs', 'beef'), 100, 2 * HOUR), // a finished download
@@ -45,6 +48,7 @@ async function litter(root: string) {
     await put(join(hf, 'hub', '.locks', 'models--org--m', 'cafe.lock'), 0), // held right now
     await put(join(tmp, `${TEMP_PREFIX}upload-new`), 100), // ours but fresh
     await put(join(tmp, 'someone-else-old'), 100, 2 * HOUR), // old but not ours
+    await put(join(tmp, `${TEMP_PREFIX}busy`, 'deep', 'fresh.o'), 100), // ours, old folder, active inside
     await put(join(data, 'artifacts', freshId, 'audio.wav'), 100),
     await put(join(outside, 'x.incomplete'), 100, 2 * HOUR),
     await put(join(outside, 'y.lock'), 0, 2 * HOUR),

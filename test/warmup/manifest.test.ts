@@ -58,13 +58,15 @@ t.test('sidecarPython: a venv target brings its own python; a folder target goes
   t.equal(buildInstallCommand(DEFAULT_MANIFEST[0]!, v).argv[0], join(venv, 'bin', 'python'));
 });
 
-t.test('cudaVisibility', async (t) => {
-  t.equal(cudaVisibility([], null, null).visible, false);
-  t.match(cudaVisibility([], null, null).reason, /no \/dev\/nvidia/);
-  t.equal(cudaVisibility(['/dev/nvidia0'], '/usr/bin/nvidia-smi', null).visible, true);
-  t.equal(cudaVisibility(['/dev/nvidia0'], null, '0,1').visible, true);
-  for (const hidden of ['', '-1', 'none']) {
-    t.equal(cudaVisibility(['/dev/nvidia0'], null, hidden).visible, false, `CUDA_VISIBLE_DEVICES=${JSON.stringify(hidden)}`);
+t.test('cudaVisibility follows the sidecar\'s rule', async (t) => {
+  const seen = (devices: string[], driver: boolean, cudaVisibleDevices: string | null) =>
+    cudaVisibility({ devices, driver, nvidiaSmi: null, cudaVisibleDevices });
+  t.match(seen([], false, null), { visible: false, reason: /no CUDA device found/ });
+  t.equal(seen(['/dev/nvidia0'], false, null).visible, true);
+  t.equal(seen([], true, null).visible, true, 'a loaded driver is enough');
+  t.equal(seen(['/dev/nvidia0'], true, '0,1').visible, true);
+  for (const hidden of ['', '-1', 'none', 'NoDevFiles']) {
+    t.match(seen(['/dev/nvidia0'], true, hidden), { visible: false, reason: /hides every GPU/ }, `CUDA_VISIBLE_DEVICES=${JSON.stringify(hidden)}`);
   }
 });
 

@@ -1,5 +1,6 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import t from 'tap';
 import { DEFAULT_MANIFEST, definePackage, runWarmup } from '../../src/warmup/index.js';
 import { hermeticEnv, warmupOptions } from '../fixtures/warmup/options.js';
@@ -19,11 +20,11 @@ t.test('install mode never: what is present is found with its version, the rest 
     { name: 'numpy', version: /^\d+\.\d+/, location: /numpy/, copies: 1 },
     { name: 'pytest', version: /^\d+\.\d+/ },
   ]);
-  t.same(report.skipped, [{ name: 'vc-nowhere', reason: 'not installed (install mode is never)' }]);
+  t.same(report.skipped, [{ name: 'vc-nowhere', reason: 'not present; install mode is never' }]);
   t.same(report.installed, []);
   t.same(report.cleaned, []);
   t.same(report.capabilities, {
-    math: { available: false, reason: 'missing vc-nowhere (vc-nowhere: not installed (install mode is never))' },
+    math: { available: false, reason: 'missing vc-nowhere (vc-nowhere: not present; install mode is never)' },
     testing: { available: true, reason: null },
   });
   t.match(report.python, { version: /^3\./, error: null, mode: 'target' });
@@ -67,8 +68,14 @@ t.test('system checks: ffmpeg on PATH, libespeak-ng as ctypes finds it, CUDA vis
   t.equal(typeof report.system.espeakNg.found, 'boolean');
   t.match(report.skipped, [{ name: 'vc-flash', reason: /^needs a CUDA device: / }]);
 
-  const none = await runWarmup(await warmupOptions(root, { env: hermeticEnv({ PATH: bin.replace('bin', 'empty') }), manifest: [] }));
+  const none = await runWarmup(await warmupOptions(root, {
+    env: hermeticEnv({ PATH: bin.replace('bin', 'empty'), VOICECUE_ESPEAK_LIB: join(root, 'no-libespeak.so') }),
+    python: (await runWarmup(await warmupOptions(root, { manifest: [] }))).python.executable, // no PATH lookup needed
+    manifest: [],
+  }));
+  t.equal(none.python.error, null, 'the probe ran');
   t.same(none.system.ffmpeg, { found: false, path: null });
+  t.same(none.system.espeakNg, { found: false, library: null }, 'the sidecar\'s override is honoured, and must load');
 });
 
 t.test('an invalid manifest is a programming error and throws', async (t) => {
@@ -76,4 +83,15 @@ t.test('an invalid manifest is a programming error and throws', async (t) => {
   const late = definePackage({ name: 'late', importName: 'late', serves: ['x'], estimatedBytes: 1, needs: ['base'] });
   const base = definePackage({ name: 'base', importName: 'base', serves: ['x'], estimatedBytes: 1 });
   await t.rejects(runWarmup(await warmupOptions(root, { manifest: [late, base] })), /late needs base/);
+});
+
+t.test('with a real pino logger the report is one structured info line', async (t) => {
+  const root = t.testdir();
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (chunk: string) => void lines.push(chunk) });
+  const report = await runWarmup({ ...(await warmupOptions(root, { installMode: 'never', manifest: [...present] })), log });
+  const finished = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'warmup finished');
+  t.equal(finished.length, 1);
+  t.equal(finished[0].level, 30, 'info');
+  t.same(finished[0].warmup, report);
 });
