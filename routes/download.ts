@@ -8,6 +8,7 @@ import { DOWNLOAD_FORMATS, type DownloadFormat } from '../src/tts/formats.js';
 import { parseOrThrow } from '../src/tts/request.js';
 
 const formats = Object.keys(DOWNLOAD_FORMATS) as [DownloadFormat, ...DownloadFormat[]];
+// Subtitles and word files are for saving; the audio plays in place.
 const query = z.object({ format: z.enum(formats, { error: `must be one of: ${formats.join(', ')}` }).default('wav') });
 
 export default async function downloadRoutes(app: FastifyInstance): Promise<void> {

@@ -14,7 +14,7 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
     const wantsAudio = negotiate(request.headers.accept) === 'audio';
     const body = parseOrThrow(schema, request.body);
     const outcome = await synthesize(app.voicecue, body);
-    const { files, ...rest } = outcome;
+    const { formats, ...rest } = outcome;
     request.log.info({ id: outcome.id, engine: outcome.engine, words: outcome.words.length, timings_ms: outcome.timings_ms }, 'synthesized');
     if (wantsAudio) {
       const dir = `${outcome.id}`;
@@ -27,7 +27,7 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
     return reply.code(201).header('location', `/download/${outcome.id}`).send({
       ...rest,
       audio_url: `/download/${outcome.id}`,
-      downloads: downloadUrls(outcome.id, files),
+      downloads: downloadUrls(outcome.id, formats),
     });
   });
 }

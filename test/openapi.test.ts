@@ -20,6 +20,14 @@ t.test('the /tts request fields match the validator', async (t) => {
   t.same(spec.components.schemas.TtsRequest.required, ['text']);
 });
 
+t.test('the defaults the spec states are the ones the validator applies', async (t) => {
+  const applied = ttsBodySchema(20_000).parse({ text: 'x' }) as Record<string, unknown>;
+  for (const [field, prop] of Object.entries(spec.components.schemas.TtsRequest.properties as Record<string, { default?: unknown }>)) {
+    if (['text', 'engine', 'voice'].includes(field)) continue; // text is given; the others come from configuration
+    t.same(applied[field], prop.default, `default of ${field}`);
+  }
+});
+
 t.test('the download formats match the table', async (t) => {
   t.same([...spec.components.schemas.DownloadFormat.enum].sort(), Object.keys(DOWNLOAD_FORMATS).sort());
 });

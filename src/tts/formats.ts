@@ -1,10 +1,14 @@
-import { AUDIO_FILE, WORDS_FILE } from './synthesize.js';
+import { FORMATS, FORMAT_NAMES, type Format } from '../subtitles/index.js';
+import { AUDIO_FILE } from './synthesize.js';
 
 /** What GET /download/:id?format= can serve: the file inside the artifact folder and its type. */
-export const DOWNLOAD_FORMATS = {
+export const DOWNLOAD_FORMATS: Readonly<Record<'wav' | Format, { file: string; contentType: string }>> = {
   wav: { file: AUDIO_FILE, contentType: 'audio/wav' },
-  json: { file: WORDS_FILE, contentType: 'application/json; charset=utf-8' },
-} as const;
+  ...(Object.fromEntries(FORMAT_NAMES.map((f) => [f, { file: FORMATS[f].fileName, contentType: FORMATS[f].contentType }])) as Record<
+    Format,
+    { file: string; contentType: string }
+  >),
+};
 
 export type DownloadFormat = keyof typeof DOWNLOAD_FORMATS;
 
@@ -14,10 +18,9 @@ export function contentTypeOf(file: string): string {
   return BY_FILE.get(file) ?? 'application/octet-stream';
 }
 
-export function downloadUrls(id: string, files: string[]): Record<string, string> {
-  const urls: Record<string, string> = {};
-  for (const [format, { file }] of Object.entries(DOWNLOAD_FORMATS)) {
-    if (files.includes(file)) urls[format] = `/download/${id}?format=${format}`;
-  }
+/** A download path for the audio and for each subtitle format written. */
+export function downloadUrls(id: string, formats: readonly Format[]): Record<string, string> {
+  const urls: Record<string, string> = { wav: `/download/${id}?format=wav` };
+  for (const format of formats) urls[format] = `/download/${id}?format=${format}`;
   return urls;
 }

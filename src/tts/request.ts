@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
+import { subtitleOptionsSchema } from '../subtitles/index.js';
 
 /** Code points, not UTF-16 units: an emoji is one character to the person who typed it. */
 export function codePointLength(text: string): number {
@@ -24,6 +25,7 @@ export function ttsBodySchema(maxTextChars: number) {
       language: z.string({ error: 'must be a string' }).regex(LANGUAGE, 'must be a language code such as en or en-us').optional(),
       speed: z.number({ error: 'must be a number' }).min(0.5, 'must be at least 0.5').max(2, 'must be at most 2.0').default(1),
       return_word_timings: z.boolean({ error: 'must be true or false' }).default(true),
+      ...subtitleOptionsSchema.shape,
     }, { error: 'the body must be a JSON object' })
     .strict();
 }

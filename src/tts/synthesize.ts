@@ -5,11 +5,11 @@ import type { Config } from '../config.js';
 import type { SidecarClient } from '../sidecar/client.js';
 import type { SynthesizeParams, SynthesizeResult } from '../sidecar/protocol.js';
 import type { ArtifactStore } from '../store/artifacts.js';
+import { FORMATS, renderSubtitles, type Format } from '../subtitles/index.js';
 import type { Word } from '../types.js';
 import type { TtsBody } from './request.js';
 
 export const AUDIO_FILE = 'audio.wav';
-export const WORDS_FILE = 'words.json';
 
 export interface TtsOutcome {
   id: string;
@@ -21,7 +21,8 @@ export interface TtsOutcome {
   samples: number;
   duration: number;
   words: Word[];
-  files: string[];
+  /** The subtitle formats written next to the audio. */
+  formats: Format[];
   timings_ms: Record<string, number>;
 }
 
@@ -35,7 +36,7 @@ const ms = (from: number) => Math.round((performance.now() - from) * 100) / 100;
 
 /**
  * One /tts request: the worker writes the audio into a staging folder, the gateway adds the
- * timing files, and the folder is published whole. Any failure discards the staging folder.
+ * subtitle files, and the folder is published whole. Any failure discards the staging folder.
  */
 export async function synthesize({ config, sidecar, store }: Deps, body: TtsBody): Promise<TtsOutcome> {
   const started = performance.now();
@@ -54,14 +55,21 @@ export async function synthesize({ config, sidecar, store }: Deps, body: TtsBody
       language: body.language ?? null,
       speed: body.speed,
       output_path: join(dir, AUDIO_FILE),
-      word_timings: body.return_word_timings,
+      // Subtitles need the timings even when the caller does not want them in the answer.
+      word_timings: true,
     };
     const sent = performance.now();
     const result = await sidecar.request<SynthesizeResult>('synthesize', params);
     const roundTrip = ms(sent);
+
+    const subtitlesStarted = performance.now();
+    // The JSON words are always kept: they are the result itself, whatever subtitles were asked for.
+    const { files } = renderSubtitles(result.words, body, { duration: result.duration, text: body.text }, ['json']);
+    const subtitlesMs = ms(subtitlesStarted);
+
     const storeStarted = performance.now();
-    const words = result.words;
-    await writeFile(join(dir, WORDS_FILE), JSON.stringify({ id, duration: result.duration, words }));
+    const formats = Object.keys(files) as Format[];
+    await Promise.all(formats.map((f) => writeFile(join(dir, FORMATS[f].fileName), files[f]!)));
     await store.publish(id);
     const workerMs = Object.values(result.timings_ms).reduce((a, b) => a + b, 0);
     return {
@@ -73,12 +81,13 @@ export async function synthesize({ config, sidecar, store }: Deps, body: TtsBody
       sample_rate: result.sample_rate,
       samples: result.samples,
       duration: result.duration,
-      words,
-      files: [AUDIO_FILE, WORDS_FILE],
+      words: body.return_word_timings ? result.words : [],
+      formats,
       timings_ms: {
         ...prefixed('worker_', result.timings_ms),
         worker: Math.round(workerMs * 100) / 100,
         worker_round_trip: roundTrip,
+        subtitles: subtitlesMs,
         store: ms(storeStarted),
         total: ms(started),
       },

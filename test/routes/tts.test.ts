@@ -54,8 +54,9 @@ t.test('POST /tts: JSON with words whose audio downloads as a valid WAV', async 
   t.match(body.id, /^[0-9a-z]{9}[\w-]{16}$/);
   t.equal(res.headers.location, `/download/${body.id}`);
   t.equal(body.audio_url, `/download/${body.id}`);
-  t.same(body.downloads, { wav: `/download/${body.id}?format=wav`, json: `/download/${body.id}?format=json` });
-  for (const stage of ['worker', 'worker_round_trip', 'store', 'total']) t.type(body.timings_ms[stage], 'number', `timing ${stage}`);
+  t.same(Object.keys(body.downloads).sort(), ['ass', 'csv', 'json', 'srt', 'vtt', 'wav'], 'every format by default');
+  for (const [format, url] of Object.entries(body.downloads)) t.equal(url, `/download/${body.id}?format=${format}`);
+  for (const stage of ['worker', 'worker_round_trip', 'subtitles', 'store', 'total']) t.type(body.timings_ms[stage], 'number', `timing ${stage}`);
   checkWords(t, body.words, SENTENCE, body.duration);
 
   const audio = await app.inject(body.audio_url);
@@ -82,7 +83,8 @@ t.test('POST /tts: JSON with words whose audio downloads as a valid WAV', async 
   t.equal(json.statusCode, 200);
   t.match(json.headers['content-type'], /^application\/json/);
   t.equal(json.headers['content-disposition'], `attachment; filename="${body.id}.json"`);
-  t.same(json.json().words, body.words);
+  t.same(json.json().words.map((w: Word) => w.word), EXPECTED);
+  t.ok(json.json().cues.length >= 2, 'two sentences, two cues at least');
   t.same(await readdir(store.stagingDir), [], 'nothing left in staging');
 });
 
@@ -118,6 +120,8 @@ t.test('unknown voice is 422; language picks a voice; unspeakable text is 422', 
   t.equal(noTimings.statusCode, 201);
   t.same(noTimings.json().words, []);
   t.ok(noTimings.json().duration > 0.3);
+  const srt = await app.inject(noTimings.json().downloads.srt);
+  t.match(srt.body, /^1\n00:00:00,\d{3} --> 00:00:0\d,\d{3}\nNo words please\.\n/, 'subtitles are written even so');
 });
 
 t.test('a killed worker fails the request in flight with 503, health follows, and it comes back', async (t) => {
@@ -143,4 +147,45 @@ t.test('a killed worker fails the request in flight with 503, health follows, an
   t.equal(next.statusCode, 201);
   t.same(await readdir(store.stagingDir), [], 'the failed request left no partial files');
   t.same(await readdir(store.artifactsDir), [next.json().id], 'only the finished result is stored');
+});
+
+t.test('subtitles: every format downloads with its type; timing_format picks one; options are validated', async (t) => {
+  const { app, sidecar } = await testApp(t);
+  await sidecar.start();
+  const text = 'First sentence, with a comma. Second one follows! And a third? Yes.';
+  const all = (await app.inject({ method: 'POST', url: '/tts', payload: { text, max_chars_per_line: 20 } })).json();
+  const types: Record<string, RegExp> = {
+    srt: /^application\/x-subrip/, vtt: /^text\/vtt/, ass: /^text\/x-ssa/, csv: /^text\/csv/, json: /^application\/json/, wav: /^audio\/wav$/,
+  };
+  for (const [format, type] of Object.entries(types)) {
+    const res = await app.inject(all.downloads[format]);
+    t.equal(res.statusCode, 200, format);
+    t.match(res.headers['content-type'], type, `${format} content type`);
+    t.equal(res.headers['content-disposition'], `${format === 'wav' ? 'inline' : 'attachment'}; filename="${all.id}.${format}"`);
+    if (format === 'vtt') t.match(res.body, /^WEBVTT\n/);
+    if (format === 'ass') t.match(res.body, /PlayResX: 1920/);
+    if (format === 'csv') t.match(res.body, /^word,start,end,confidence,source,char_start,char_end\r\n/);
+  }
+  const srt = (await app.inject(all.downloads.srt)).body;
+  for (const line of srt.split('\n').filter((l) => l && !/^\d+$/.test(l) && !/-->/.test(l))) t.ok([...line].length <= 20, `line within 20: ${line}`);
+
+  const one = (await app.inject({ method: 'POST', url: '/tts', payload: { text, timing_format: 'vtt' } })).json();
+  t.same(Object.keys(one.downloads).sort(), ['json', 'vtt', 'wav'], 'the asked format, plus the audio and the words');
+  const missing = await app.inject(`/download/${one.id}?format=srt`);
+  t.equal(missing.statusCode, 404);
+  t.equal(missing.json().code, 'NOT_FOUND');
+  t.match(missing.json().message, /no srt file/);
+
+  for (const [payload, field] of [
+    [{ text, timing_format: 'docx' }, 'timing_format'],
+    [{ text, max_chars_per_line: 500 }, 'max_chars_per_line'],
+    [{ text, highlight_colour: 'red' }, 'highlight_colour'],
+    [{ text, karaoke_tag: 'ko' }, 'karaoke_tag'],
+    [{ text, fps: 0 }, 'fps'],
+  ] as const) {
+    const res = await app.inject({ method: 'POST', url: '/tts', payload });
+    t.equal(res.statusCode, 400, field);
+    t.equal(res.json().code, 'VALIDATION_ERROR');
+    t.match(res.json().message, new RegExp(`^${field} `), `names ${field}`);
+  }
 });

@@ -1,14 +1,14 @@
 import t from 'tap';
 import { renderSubtitles } from '../../src/subtitles/index.js';
-import { cueProblems, fileProblems, visible } from './check.js';
-import { longText, NASTY_TEXTS, synthWords } from './helpers.js';
+import { cueProblems, fileProblems, visible } from './fixtures/check.js';
+import { longText, NASTY_TEXTS, synthWords } from './fixtures/helpers.js';
 
 // Every file for every nasty text, read back by the real parsers and by ffprobe.
 for (const [name, text] of Object.entries(NASTY_TEXTS)) {
   for (const split of ['segmenter', 'spaces'] as const) {
     t.test(`${name} (${split} words)`, async (t) => {
       const { words, duration } = synthWords(text, { split });
-      t.ok(words.length > 3, 'has words');
+      t.ok(words.length > 0, 'has words');
       const result = renderSubtitles(words, {}, { duration, text });
       const durationMs = Math.round(duration * 1000);
       t.same(Object.keys(result.files).sort(), ['ass', 'csv', 'json', 'srt', 'vtt'], 'all five by default');
