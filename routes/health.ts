@@ -15,10 +15,11 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
       return reply.code(503).send({ status: sidecar.state === 'restarting' ? 'restarting' : 'starting', reason: sidecar.reason, warmup });
     }
     const { engines, aligners, versions } = sidecar.info;
+    const capabilities = (warmup as { capabilities?: Capabilities } | undefined)?.capabilities ?? {};
     return {
       status: 'ready',
-      engines: withoutVoiceLists(engines),
-      aligners,
+      engines: withWarmupReasons(withoutVoiceLists(engines), capabilities),
+      aligners: withWarmupReasons(aligners, capabilities),
       versions,
       queue: sidecar.pending,
       restarts: sidecar.restarts,
@@ -27,8 +28,21 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
   });
 }
 
+type Capabilities = Record<string, { available: boolean; reason: string | null }>;
+
+/** Where warmup could not provide a capability, its reason (a failed install, no disk) joins the worker's. */
+function withWarmupReasons<T extends Record<string, unknown>>(items: Record<string, T>, capabilities: Capabilities): Record<string, T> {
+  return Object.fromEntries(
+    Object.entries(items).map(([name, item]) => {
+      const cap = capabilities[name];
+      if (item.available !== false || !cap || cap.available || !cap.reason) return [name, item];
+      return [name, { ...item, reason: `${item.reason ?? 'unavailable'}; warmup: ${cap.reason}` }];
+    }),
+  );
+}
+
 /** Voice lists are long; /health stays small and a client can ask the capabilities elsewhere. */
-function withoutVoiceLists(engines: Record<string, Record<string, unknown>>): Record<string, unknown> {
+function withoutVoiceLists(engines: Record<string, Record<string, unknown>>): Record<string, Record<string, unknown>> {
   return Object.fromEntries(
     Object.entries(engines).map(([name, { voices, ...rest }]) => [
       name,

@@ -1,0 +1,38 @@
+// /health while warmup runs, and after an install that failed.
+import t from 'tap';
+import { join } from 'node:path';
+import { runWarmup } from '../../src/warmup/index.js';
+import { makeWheel } from '../fixtures/warmup/wheels.js';
+import { testPackage, warmupOptions } from '../fixtures/warmup/options.js';
+import { testApp } from '../helpers.js';
+
+t.test('503 "warming" during warmup; a failed install leaves the service ready with the reason in /health', async (t) => {
+  const { app, sidecar, readiness } = await testApp(t, { worker: 'fake' });
+  readiness.warmup.state = 'running';
+  const warming = await app.inject('/health');
+  t.equal(warming.statusCode, 503);
+  t.equal(warming.json().status, 'warming');
+
+  const root = t.testdir();
+  const wheels = join(root, 'wheels');
+  await makeWheel(wheels, 'vc-fine', '1.0');
+  const opts = await warmupOptions(root, {
+    manifest: [testPackage('vc-fine', { serves: ['espeak'] }), testPackage('vc-f5-missing', { serves: ['f5'] })],
+    pipExtraArgs: ['--no-index', '--find-links', wheels],
+  });
+  readiness.warmup = { state: 'done', report: await runWarmup(opts) };
+  await sidecar.start();
+
+  const ready = await app.inject('/health');
+  t.equal(ready.statusCode, 200, 'the service is ready all the same');
+  const body = ready.json();
+  t.equal(body.status, 'ready');
+  t.equal(body.engines.espeak.available, true);
+  t.equal(body.engines.f5.available, false);
+  t.match(body.engines.f5.reason, /^fake: f5 is not installed; warmup: missing vc-f5-missing .*No matching distribution found for vc-f5-missing/s);
+  t.same(body.warmup.installed.map((p: { name: string }) => p.name), ['vc-fine']);
+  t.same(body.warmup.failed.map((p: { name: string }) => p.name), ['vc-f5-missing']);
+  t.equal(body.warmup.capabilities.f5.available, false);
+  const tts = await app.inject({ method: 'POST', url: '/tts', payload: { text: 'still speaking' } });
+  t.equal(tts.statusCode, 201, 'what is there still serves');
+});
