@@ -65,9 +65,23 @@ async function startService() {
   const dataDir = mkdtempSync(join(tmpdir(), 'voicecue-bench-'));
   port += 1;
   const t0 = performance.now();
+  const epoch0 = Date.now();
   const proc = spawn(process.execPath, [join(root, 'dist/src/server.js')], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', VOICECUE_DATA_DIR: dataDir, VOICECUE_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', VOICECUE_DATA_DIR: dataDir, VOICECUE_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  // The log says when the worker was ready and when warmup finished (pino's time is epoch ms).
+  const marks = {};
+  let pending = '';
+  proc.stdout.on('data', (chunk) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop();
+    for (const line of lines) {
+      try {
+        const { msg, time } = JSON.parse(line);
+        if (msg === 'sidecar ready' || msg === 'warmup finished') marks[msg] = time - epoch0;
+      } catch {}
+    }
   });
   for (;;) {
     try {
@@ -77,10 +91,13 @@ async function startService() {
     if (performance.now() - t0 > 30_000) throw new Error('service not ready after 30 s');
   }
   const readyMs = performance.now() - t0;
+  const health = JSON.parse((await request(port, 'GET', '/health')).body);
   return {
+    warmupMs: health.warmup?.elapsedMs ?? NaN,
     proc,
     port,
     readyMs,
+    marks,
     stop: async () => {
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
@@ -112,9 +129,16 @@ async function series(port, text, runs) {
 }
 
 const readies = [];
+const workerReadies = [];
+const warmupAdds = [];
+const warmupOwn = [];
 for (let i = 0; i < STARTS; i++) {
   const s = await startService();
   readies.push(s.readyMs);
+  workerReadies.push(s.marks['sidecar ready']);
+  // Warmup runs beside the worker's start (install mode never); what it adds is how much later it finishes.
+  warmupAdds.push(Math.max(0, s.marks['warmup finished'] - s.marks['sidecar ready']));
+  warmupOwn.push(s.warmupMs);
   await s.stop();
 }
 
@@ -127,7 +151,8 @@ const workerRss = worker ? rssMb(worker) : NaN;
 await svc.stop();
 
 console.log(`voicecue bench (${new Date().toISOString()}, node ${process.version}, medians)`);
-console.log(`  start → /health 200        ${fmt(median(readies), 0)} ms   (${STARTS} starts; target ≤ 1500)`);
+console.log(`  start → /health 200        ${fmt(median(readies), 0)} ms   (${STARTS} starts; target ≤ 1500; worker said ready at ${fmt(median(workerReadies), 0)} ms)`);
+console.log(`  warmup adds                ${fmt(median(warmupAdds), 0)} ms   (finished after the worker was ready; install mode never; target ≤ 300; warmup itself took ${fmt(median(warmupOwn), 0)} ms beside the worker's start)`);
 console.log(`  /tts one sentence          ${fmt(short.client, 2)} ms   (${SHORT_RUNS} runs; target ≤ 30; ${fmt(short.duration, 2)} s of audio)`);
 console.log(`  gateway overhead           ${fmt(short.overhead, 2)} ms   (client total − worker time; inside the gateway alone ${fmt(short.serverOverhead, 2)} ms; target ≤ 5)`);
 console.log(`  /tts 1000 words            ${fmt(long.client, 1)} ms   (${LONG_RUNS} runs; target ≤ 500; ${fmt(long.duration, 1)} s of audio; overhead ${fmt(long.overhead, 1)} ms)`);

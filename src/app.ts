@@ -66,7 +66,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     root: deps.store.artifactsDir,
     serve: false,
     contentType: false,
-    setHeaders: (res, path) => res.setHeader('content-type', contentTypeOf(basename(path))),
+    // A result never changes under its id, so caches may keep it until it expires; private
+    // because the text is the caller's.
+    cacheControl: false,
+    setHeaders: (res, path) => {
+      res.setHeader('content-type', contentTypeOf(basename(path)));
+      res.setHeader('cache-control', `private, max-age=${Math.floor(deps.config.artifactTtlMs / 1000)}, immutable`);
+    },
   });
   await app.register(healthRoutes);
   await app.register(ttsRoutes);

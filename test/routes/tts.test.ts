@@ -64,6 +64,7 @@ t.test('POST /tts: JSON with words whose audio downloads as a valid WAV', async 
   t.equal(audio.headers['content-type'], 'audio/wav');
   t.equal(audio.headers['content-disposition'], `inline; filename="${body.id}.wav"`);
   t.equal(audio.headers['accept-ranges'], 'bytes');
+  t.equal(audio.headers['cache-control'], 'private, max-age=86400, immutable');
   const wav = parseWav(audio.rawPayload);
   t.match(wav, { sampleRate: 22050, channels: 1, bits: 16 });
   t.ok(Math.abs(wav.duration - body.duration) < 0.001, `WAV lasts the stated ${body.duration} s`);
