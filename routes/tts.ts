@@ -1,4 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ApiError } from '../src/errors.js';
 import { parseOrThrow, ttsBodySchema } from '../src/tts/request.js';
 import { AUDIO_FILE, synthesize } from '../src/tts/synthesize.js';
@@ -13,16 +16,21 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
     }
     const wantsAudio = negotiate(request.headers.accept) === 'audio';
     const body = parseOrThrow(schema, request.body);
+    if (LONE_SURROGATE.test(body.text)) throw new ApiError('VALIDATION_ERROR', 'text contains an unpaired UTF-16 surrogate');
     const outcome = await synthesize(app.voicecue, body);
     const { formats, ...rest } = outcome;
     request.log.info({ id: outcome.id, engine: outcome.engine, words: outcome.words.length, timings_ms: outcome.timings_ms }, 'synthesized');
     if (wantsAudio) {
-      const dir = `${outcome.id}`;
+      // Streamed directly: Range and conditional requests belong to GET /download, not to a POST.
+      const path = join(app.voicecue.store.artifactsDir, outcome.id, AUDIO_FILE);
       return reply
+        .header('content-type', 'audio/wav')
+        .header('content-length', (await stat(path)).size)
         .header('x-voicecue-id', outcome.id)
         .header('x-voicecue-duration', String(outcome.duration))
         .header('content-disposition', `inline; filename="${outcome.id}.wav"`)
-        .sendFile(`${dir}/${AUDIO_FILE}`);
+        .header('location', `/download/${outcome.id}`)
+        .send(createReadStream(path));
     }
     return reply.code(201).header('location', `/download/${outcome.id}`).send({
       ...rest,
@@ -32,21 +40,37 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
   });
 }
 
-const AUDIO_TYPES = new Set(['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave', 'audio/*']);
-const JSON_TYPES = new Set(['application/json', 'application/*', '*/*']);
+/** Text that cannot be encoded as UTF-8 (String.prototype.isWellFormed, which ES2023 types lack). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** Picks JSON or WAV from an Accept header by q-value; JSON wins ties and a missing header. */
+const OFFERS = {
+  json: ['application/json'],
+  audio: ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave'],
+} as const;
+
+/**
+ * Picks JSON or WAV from an Accept header (RFC 9110): each offer takes the q of the most specific
+ * range that matches it (an exact type, then a type wildcard, then the full wildcard), so an
+ * explicit application/json;q=0 excludes JSON even next to a wildcard. The higher q wins; JSON
+ * wins a tie and a missing header.
+ */
 export function negotiate(accept: string | undefined): 'json' | 'audio' {
-  if (!accept) return 'json';
-  let best: { kind: 'json' | 'audio'; q: number } | undefined;
-  for (const part of accept.split(',')) {
-    const [type = '', ...params] = part.trim().toLowerCase().split(';');
-    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    const q = qParam ? Number(qParam.slice(2)) : 1;
-    if (!(q > 0)) continue;
-    const kind = JSON_TYPES.has(type.trim()) ? 'json' : AUDIO_TYPES.has(type.trim()) ? 'audio' : undefined;
-    if (kind && (!best || q > best.q || (q === best.q && kind === 'json' && type.trim() !== '*/*'))) best = { kind, q };
-  }
-  if (!best) throw new ApiError('NOT_ACCEPTABLE', 'this endpoint answers application/json or audio/wav');
-  return best.kind;
+  if (!accept?.trim()) return 'json';
+  const ranges = accept.split(',').map((part) => {
+    const [type = '', ...params] = part.trim().toLowerCase().split(';').map((p) => p.trim());
+    const q = params.find((p) => p.startsWith('q='));
+    return { type, q: q ? Number(q.slice(2)) || 0 : 1 };
+  });
+  const qOf = (types: readonly string[]): number => {
+    let best = { specificity: -1, q: 0 };
+    for (const { type, q } of ranges) {
+      const specificity = types.includes(type) ? 2 : types.some((t) => type === `${t.split('/')[0]}/*`) ? 1 : type === '*/*' ? 0 : -1;
+      if (specificity > best.specificity) best = { specificity, q };
+    }
+    return best.q;
+  };
+  const json = qOf(OFFERS.json);
+  const audio = qOf(OFFERS.audio);
+  if (json <= 0 && audio <= 0) throw new ApiError('NOT_ACCEPTABLE', 'this endpoint answers application/json or audio/wav');
+  return audio > json ? 'audio' : 'json';
 }

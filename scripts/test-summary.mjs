@@ -1,50 +1,28 @@
 #!/usr/bin/env node
-// Counts results in a `npm test` log: pytest's summary line, plus every leaf assertion in tap's
-// TAP output (a result line that closes a subtest is not counted again). Prints "N passed, N failed".
+// Reads a `npm test` log and prints "N passed, N failed" from both runners' own totals: pytest's
+// summary line ("70 passed, 1 failed, 2 errors in 5.1s") and tap's closing "# { total, pass, fail }"
+// (every assertion). A runner with no summary in the log counts as a failure.
 import { readFileSync } from 'node:fs';
 
-const lines = readFileSync(process.argv[2] ?? 0, 'utf8').split('\n');
+const log = readFileSync(process.argv[2] ?? 0, 'utf8');
 let passed = 0;
 let failed = 0;
-let sawPytest = false;
-let sawTap = false;
+const missing = [];
 
-for (const line of lines) {
-  // pytest -q: "== 41 passed, 1 failed, 2 skipped in 3.2s ==" or "41 passed in 3.2s"
-  const py = /^=*\s*(?:(\d+) failed, )?(\d+) passed(?:, (\d+) failed)?.* in [\d.]+s/.exec(line);
-  const pyFailedOnly = /^=*\s*(\d+) failed.* in [\d.]+s/.exec(line);
-  if (py) {
-    sawPytest = true;
-    passed += Number(py[2]);
-    failed += Number(py[1] ?? 0) + Number(py[3] ?? 0);
-  } else if (pyFailedOnly) {
-    sawPytest = true;
-    failed += Number(pyFailedOnly[1]);
-  }
-}
+const pytest = [...log.matchAll(/^=*\s*((?:\d+ (?:passed|failed|errors?|skipped|xfailed|xpassed|warnings?|deselected)(?:, )?)+) in [\d.]+s/gm)].at(-1);
+if (pytest) {
+  const count = (word) => Number(new RegExp(`(\\d+) ${word}`).exec(pytest[1])?.[1] ?? 0);
+  passed += count('passed');
+  failed += count('failed') + count('errors?');
+} else missing.push('pytest');
 
-// TAP: "ok N - name" / "not ok N - name", indented per subtest level. A result line closes a
-// subtest when the previous non-blank line is indented deeper (the subtest's plan or time).
-const indent = (l) => l.length - l.trimStart().length;
-let previous = '';
-for (const line of lines) {
-  if (!line.trim()) continue;
-  const m = /^(\s*)(not ok|ok) \d+/.exec(line);
-  if (m) {
-    sawTap = true;
-    const closesSubtest = previous && indent(previous) > indent(line) && /^\s*(1\.\.\d+|# time=)/.test(previous);
-    const skipped = /# (SKIP|TODO)\b/i.test(line);
-    if (!closesSubtest && !skipped) {
-      if (m[2] === 'ok') passed++;
-      else failed++;
-    }
-  }
-  previous = line;
-}
+const tap = [...log.matchAll(/^# \{ (total: \d+[^}]*)\}$/gm)].at(-1);
+if (tap) {
+  const count = (key) => Number(new RegExp(`${key}: (\\d+)`).exec(tap[1])?.[1] ?? 0);
+  passed += count('pass');
+  failed += count('fail');
+} else missing.push('tap');
 
 console.log(`${passed} passed, ${failed} failed`);
-if (!sawPytest || !sawTap) {
-  console.error(`test-summary: ${sawPytest ? '' : 'no pytest summary '}${sawTap ? '' : 'no TAP results '}found`);
-  process.exit(1);
-}
-process.exit(failed > 0 ? 1 : 0);
+if (missing.length) console.error(`test-summary: no ${missing.join(' or ')} summary in the log; that runner did not finish`);
+process.exit(failed > 0 || missing.length ? 1 : 0);

@@ -52,7 +52,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
     const apiError = err instanceof ApiError ? err : fromFrameworkError(err);
-    if (apiError.statusCode >= 500) request.log.error({ err }, apiError.message);
+    if (apiError.statusCode >= 500) request.log.error({ err, detail: apiError.detail }, apiError.message);
     else request.log.info({ code: apiError.code }, apiError.message);
     return reply.code(apiError.statusCode).headers(apiError.headers).send(apiError.toJSON());
   });
@@ -95,6 +95,7 @@ function fromFrameworkError(err: FastifyError): ApiError {
     return new ApiError('INVALID_JSON', `the body is not valid JSON: ${err.message}`);
   }
   if (err.statusCode === 416) return new ApiError('RANGE_NOT_SATISFIABLE', 'the requested range is outside the file');
+  if (err.statusCode === 412) return new ApiError('PRECONDITION_FAILED', 'the file does not match If-Match or If-Unmodified-Since');
   if (err.statusCode === 405) return new ApiError('METHOD_NOT_ALLOWED', err.message);
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new ApiError('VALIDATION_ERROR', err.message);
   return new ApiError('INTERNAL_ERROR', 'an unexpected error occurred; it has been logged');

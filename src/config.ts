@@ -1,15 +1,23 @@
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 /** The repository root, found from this file (src/config.ts or dist/src/config.js). */
-const here = fileURLToPath(new URL('.', import.meta.url));
-export const ROOT_DIR = resolve(here, here.includes('/dist/') ? '../..' : '..');
+const parent = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
+export const ROOT_DIR = basename(parent) === 'dist' ? resolve(parent, '..') : parent;
+
+/** An eSpeak NG voice as clients name it: en-us, gmw/en-US, en-us+f3. Never a path. */
+export const VOICE_NAME = /^(?!.*\.\.)[A-Za-z0-9][\w+./-]{0,63}$/;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const seconds = z.coerce.number().positive();
+/** Node timers overflow past 2^31-1 ms (about 24.8 days) and then fire at once. */
+const seconds = (min = 0.001) => z.coerce.number().min(min).max(2_000_000);
 
-/** Every setting, the environment variable that sets it and its default. Nothing else reads process.env. */
+/**
+ * Every voicecue setting, the environment variable that sets it and its default. Nothing else
+ * reads VOICECUE_* variables; tools' own variables (PATH, HF_HOME, PIP_*) reach warmup and the
+ * worker as they are.
+ */
 const schema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(0, 65535).default(8080),
@@ -17,21 +25,24 @@ const schema = z.object({
   VOICECUE_PYTHON: z.string().min(1).default('python3'),
   VOICECUE_WORKER_DIR: z.string().min(1).default(resolve(ROOT_DIR, 'worker-py')),
   VOICECUE_DEFAULT_ENGINE: z.enum(['espeak', 'f5']).default('espeak'),
-  VOICECUE_DEFAULT_VOICE: z.string().regex(/^[\w+./-]{1,64}$/).default('en-us'),
+  VOICECUE_DEFAULT_VOICE: z.string().regex(VOICE_NAME).default('en-us'),
   VOICECUE_MAX_TEXT_CHARS: int(1, 1_000_000).default(20_000),
   VOICECUE_BODY_LIMIT_BYTES: int(1024, 1024 ** 3).default(1024 * 1024),
-  VOICECUE_REQUEST_TIMEOUT_S: seconds.default(120),
-  VOICECUE_SIDECAR_START_TIMEOUT_S: seconds.default(60),
+  VOICECUE_REQUEST_TIMEOUT_S: seconds().default(120),
+  VOICECUE_SIDECAR_START_TIMEOUT_S: seconds().default(60),
   VOICECUE_MAX_IN_FLIGHT: int(1, 64).default(2),
   VOICECUE_MAX_QUEUE: int(0, 100_000).default(64),
   VOICECUE_RESTART_BACKOFF_MS: int(10, 60_000).default(200),
   VOICECUE_RESTART_BACKOFF_MAX_MS: int(10, 600_000).default(10_000),
-  VOICECUE_SHUTDOWN_GRACE_S: seconds.default(10),
-  VOICECUE_ARTIFACT_TTL_S: seconds.default(24 * 3600),
+  VOICECUE_SHUTDOWN_GRACE_S: seconds().default(10),
+  VOICECUE_ARTIFACT_TTL_S: seconds(60).default(24 * 3600),
   VOICECUE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   VOICECUE_INSTALL_MODE: z.enum(['never', 'missing']).default('never'),
   VOICECUE_INSTALL_TARGET: z.string().min(1).optional(),
   VOICECUE_DISK_MARGIN_MB: int(0, 1024 * 1024).default(1024),
+}).refine((c) => c.VOICECUE_RESTART_BACKOFF_MAX_MS >= c.VOICECUE_RESTART_BACKOFF_MS, {
+  path: ['VOICECUE_RESTART_BACKOFF_MAX_MS'],
+  message: 'must be at least VOICECUE_RESTART_BACKOFF_MS',
 });
 
 export interface Config {
@@ -58,12 +69,14 @@ export interface Config {
   diskMarginBytes: number;
 }
 
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
 
 /** Parses the environment; a bad variable throws a ConfigError that names it and says why. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const known = Object.fromEntries(
-    Object.keys(schema.shape).flatMap((key) => (env[key] === undefined || env[key] === '' ? [] : [[key, env[key]]])),
+    Object.keys(schema.def.shape ?? {}).flatMap((key) => (env[key] === undefined || env[key] === '' ? [] : [[key, env[key]]])),
   );
   const parsed = schema.safeParse(known);
   if (!parsed.success) {

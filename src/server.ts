@@ -16,7 +16,8 @@ try {
 }
 
 const log = pino({ level: config.logLevel, base: { service: 'voicecue' } });
-const store = new ArtifactStore(config.dataDir);
+// A request may wait its deadline, then hold its slot one more: staging must outlive both.
+const store = new ArtifactStore(config.dataDir, { ttlMs: config.artifactTtlMs, stagingStaleMs: 2 * config.requestTimeoutMs + 60_000 });
 await store.init();
 const readiness = newReadiness();
 readiness.warmup.state = 'running';
@@ -26,7 +27,7 @@ const sidecar = new SidecarClient({
   command: python.python,
   args: ['-m', 'voicecue_worker'],
   cwd: config.workerDir,
-  env: { ...python.env, VOICECUE_DATA_DIR: config.dataDir, PYTHONUNBUFFERED: '1' },
+  env: { ...python.env, VOICECUE_DATA_DIR: config.dataDir, VOICECUE_MAX_TEXT_CHARS: String(config.maxTextChars), PYTHONUNBUFFERED: '1' },
   requestTimeoutMs: config.requestTimeoutMs,
   startTimeoutMs: config.sidecarStartTimeoutMs,
   maxInFlight: config.maxInFlight,
@@ -58,7 +59,7 @@ const app = await buildApp({ config, sidecar, store, readiness, loggerInstance: 
 
 // Expired results are swept now and then; the id carries its own birth time.
 const sweep = setInterval(() => {
-  store.sweepExpired(config.artifactTtlMs).then(
+  store.sweepExpired().then(
     (r) => r.removed && log.info(r, 'expired results removed'),
     (err: Error) => log.warn({ err: err.message }, 'sweeping expired results failed'),
   );

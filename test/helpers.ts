@@ -43,14 +43,14 @@ export async function testApp(
 ) {
   const dataDir = await tempDir(t);
   const config = loadConfig({ VOICECUE_DATA_DIR: dataDir, VOICECUE_LOG_LEVEL: 'silent', ...env });
-  const store = new ArtifactStore(config.dataDir);
+  const store = new ArtifactStore(config.dataDir, { ttlMs: config.artifactTtlMs });
   await store.init();
   const log = memoryLogger();
   const sidecar = new SidecarClient({
     command: config.python,
     args: worker === 'real' ? ['-m', 'voicecue_worker'] : [FAKE_SIDECAR],
     cwd: config.workerDir,
-    env: { VOICECUE_DATA_DIR: config.dataDir, ...(worker === 'fake' ? { FAKE_START: 'ready' } : {}) },
+    env: { VOICECUE_DATA_DIR: config.dataDir, VOICECUE_MAX_TEXT_CHARS: String(config.maxTextChars), ...(worker === 'fake' ? { FAKE_START: 'ready' } : {}) },
     requestTimeoutMs: config.requestTimeoutMs,
     startTimeoutMs: config.sidecarStartTimeoutMs,
     maxInFlight: config.maxInFlight,

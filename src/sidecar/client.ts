@@ -51,6 +51,10 @@ interface Pending {
 
 /** A child that stayed ready this long has earned a fresh backoff when it dies. */
 const STABLE_MS = 10_000;
+/** Failed starts in a row after which requests are refused rather than queued. */
+const CRASH_LOOP = 3;
+/** Longer stderr lines (a library's progress bar) are cut in the log. */
+const MAX_STDERR_LINE = 8192;
 
 /**
  * One long-lived sidecar process speaking JSON lines. Correlates ids, times out each request,
@@ -69,19 +73,24 @@ export class SidecarClient extends EventEmitter {
   private readonly inFlight = new Map<number, Pending>();
   private readonly queue: Pending[] = [];
   private failures = 0;
+  /** Exits in a row of a child that never said ready. */
+  private failedStarts = 0;
   private readySince = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private startTimer: NodeJS.Timeout | undefined;
-  private firstReady: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  private firstReady: (() => void) | undefined;
 
   constructor(private readonly opts: SidecarOptions) {
     super();
   }
 
-  /** Spawns the child and resolves once it has said ready (restarting it as needed). */
+  /**
+   * Spawns the child and resolves once it has said ready. It never rejects: a child that fails
+   * is restarted with backoff, and `reason` says why it is not ready in the meantime.
+   */
   start(): Promise<void> {
     if (this.state !== 'stopped') throw new Error(`sidecar already ${this.state}`);
-    const ready = new Promise<void>((resolve, reject) => (this.firstReady = { resolve, reject }));
+    const ready = new Promise<void>((resolve) => (this.firstReady = resolve));
     this.spawnChild();
     return ready;
   }
@@ -98,7 +107,13 @@ export class SidecarClient extends EventEmitter {
     if (this.state === 'closing' || this.state === 'stopped') {
       return Promise.reject(new ApiError('SHUTTING_DOWN', 'the service is shutting down'));
     }
-    if (this.inFlight.size >= this.opts.maxInFlight && this.queue.length >= this.opts.maxQueue) {
+    // A worker that keeps dying will not serve a queue soon: fail fast instead of holding callers.
+    if (this.state !== 'ready' && this.failedStarts >= CRASH_LOOP) {
+      return Promise.reject(new ApiError('SIDECAR_UNAVAILABLE', `the speech worker is not running: ${this.reason}`, { 'retry-after': '5' }));
+    }
+    // The queue holds only what is not yet sent, so its bound holds whatever the worker's state.
+    const slotFree = this.state === 'ready' && this.inFlight.size < this.opts.maxInFlight;
+    if (!slotFree && this.queue.length >= this.opts.maxQueue) {
       return Promise.reject(
         new ApiError('QUEUE_FULL', `too many requests waiting (${this.queue.length}); retry shortly`, { 'retry-after': '1' }),
       );
@@ -134,7 +149,8 @@ export class SidecarClient extends EventEmitter {
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) {
       const step = this.opts.stopStepMs ?? 2000;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      // execa's promise settles after its own exit handling (onExit) has run.
+      const exited = child.then(() => undefined);
       const within = (ms: number) =>
         Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
       child.stdin?.end();
@@ -184,7 +200,7 @@ export class SidecarClient extends EventEmitter {
       this.opts.log.error({ limit: maxLine }, 'sidecar wrote an over-long line; restarting it');
       child.kill('SIGKILL');
     });
-    readLines(child.stderr, maxLine, (line) => this.onStderr(line), () => undefined);
+    readLines(child.stderr, MAX_STDERR_LINE, (line) => this.onStderr(line), () => this.onStderr('WARNING (an over-long stderr line was dropped)'), true);
     this.startTimer = setTimeout(() => {
       this.opts.log.error({ timeoutMs: this.opts.startTimeoutMs }, 'sidecar did not say ready in time; killing it');
       child.kill('SIGKILL');
@@ -224,16 +240,25 @@ export class SidecarClient extends EventEmitter {
       return;
     }
     if (msg.event === 'progress') {
-      if (!job.abandoned) job.onProgress?.(Number(msg.done), Number(msg.total));
+      try {
+        if (!job.abandoned) job.onProgress?.(Number(msg.done), Number(msg.total));
+      } catch (err) {
+        this.opts.log.warn({ err: (err as Error).message }, 'progress callback failed');
+      }
       return;
     }
     this.inFlight.delete(job.id);
-    if (msg.error) this.settle(job, sidecarError(msg.error.code, msg.error.message));
+    if (msg.error) {
+      const err = sidecarError(String(msg.error.code), String(msg.error.message));
+      if (err.statusCode >= 500) this.opts.log.error({ id: job.id, method: job.method, worker: msg.error }, 'speech worker error');
+      this.settle(job, err);
+    }
     else this.settle(job, null, msg.result);
     this.pump();
   }
 
   private onReady(msg: SidecarMessage): void {
+    if (this.state === 'closing' || this.state === 'stopped') return;
     clearTimeout(this.startTimer);
     this.info = {
       pid: Number(msg.pid ?? this.child?.pid),
@@ -244,7 +269,7 @@ export class SidecarClient extends EventEmitter {
     this.readySince = Date.now();
     this.setState('ready', 'ready');
     this.opts.log.info({ pid: this.info.pid, engines: summarize(this.info.engines) }, 'sidecar ready');
-    this.firstReady?.resolve();
+    this.firstReady?.();
     this.firstReady = undefined;
     this.emit('ready', this.info);
     this.pump();
@@ -260,12 +285,24 @@ export class SidecarClient extends EventEmitter {
     });
     for (const job of this.inFlight.values()) this.settle(job, failure);
     this.inFlight.clear();
-    if (this.state === 'closing' || this.state === 'stopped') return;
+    if (this.state === 'closing' || this.state === 'stopped') {
+      this.opts.log.info({ how }, 'sidecar stopped');
+      return;
+    }
     this.failures = this.readySince && Date.now() - this.readySince > STABLE_MS ? 1 : this.failures + 1;
+    this.failedStarts = this.readySince ? 0 : this.failedStarts + 1;
+    if (this.failedStarts >= CRASH_LOOP) {
+      const down = new ApiError('SIDECAR_UNAVAILABLE', `the speech worker is not running: it failed to start ${this.failedStarts} times`, {
+        'retry-after': '5',
+      });
+      for (const job of this.queue.splice(0)) this.settle(job, down);
+    }
     this.readySince = 0;
     const delay = Math.min(this.opts.backoffMaxMs, this.opts.backoffMs * 2 ** (this.failures - 1));
     this.restarts += 1;
-    this.setState('restarting', `sidecar exited (${how}); restarting in ${delay} ms`);
+    // A child that never ran (a wrong VOICECUE_PYTHON) has no exit code; execa's message says why.
+    const cause = code === undefined && !signal && why ? why : how;
+    this.setState('restarting', `sidecar exited (${cause}); restarting in ${delay} ms`);
     this.opts.log.error({ how, delay, restarts: this.restarts, why }, 'sidecar exited');
     this.restartTimer = setTimeout(() => this.spawnChild(), delay);
     this.restartTimer.unref();
@@ -307,9 +344,10 @@ export class SidecarClient extends EventEmitter {
   }
 }
 
+/** The worker's own codes pass through; anything else is our bug, told to the client without internals. */
 function sidecarError(code: string, message: string): ApiError {
   if (isErrorCode(code)) return new ApiError(code, message);
-  return new ApiError('INTERNAL_ERROR', `speech worker error ${code}: ${message}`);
+  return new ApiError('INTERNAL_ERROR', `the speech worker failed (${code}); the details are in the service log`, {}, { code, message });
 }
 
 function summarize(engines: Record<string, { available: boolean }>): Record<string, boolean> {
@@ -317,20 +355,38 @@ function summarize(engines: Record<string, { available: boolean }>): Record<stri
 }
 
 /** Splits a byte stream into UTF-8 lines, with a cap on one line's length. */
-function readLines(stream: NodeJS.ReadableStream, maxBytes: number, onLine: (line: string) => void, onOverflow: () => void): void {
+function readLines(
+  stream: NodeJS.ReadableStream,
+  maxBytes: number,
+  onLine: (line: string) => void,
+  onOverflow: () => void,
+  splitOnCarriageReturn = false,
+): void {
   let parts: Buffer[] = [];
   let size = 0;
+  // Progress bars redraw with \r: on stderr each redraw is a line of its own.
+  const nextBreak = (chunk: Buffer, from: number) => {
+    const nl = chunk.indexOf(10, from);
+    if (!splitOnCarriageReturn) return nl;
+    const cr = chunk.indexOf(13, from);
+    return cr === -1 ? nl : nl === -1 ? cr : Math.min(cr, nl);
+  };
   stream.on('data', (chunk: Buffer) => {
     let from = 0;
-    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, from)) {
+    for (let nl = nextBreak(chunk, 0); nl !== -1; nl = nextBreak(chunk, from)) {
       const tooLong = size + nl - from > maxBytes;
       parts.push(chunk.subarray(from, nl));
       const line = tooLong ? '' : Buffer.concat(parts).toString('utf8');
       parts = [];
       size = 0;
       from = nl + 1;
-      if (tooLong) onOverflow();
-      else if (line.trim()) onLine(line);
+      try {
+        if (tooLong) onOverflow();
+        else if (line.trim()) onLine(line);
+      } catch (err) {
+        // A handler bug must not take the gateway down from inside a stream event.
+        process.emitWarning(`sidecar line handler failed: ${(err as Error).message}`);
+      }
     }
     if (from < chunk.length) {
       parts.push(chunk.subarray(from));

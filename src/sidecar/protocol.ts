@@ -1,4 +1,5 @@
 /** The shapes of the sidecar's JSON-lines protocol (see worker-py/ and DESIGN.md). */
+import { z } from 'zod';
 import type { Word } from '../types.js';
 
 export interface Availability {
@@ -24,15 +25,28 @@ export interface SynthesizeParams {
   word_timings: boolean;
 }
 
-export interface SynthesizeResult {
-  engine: string;
-  voice: string;
-  sample_rate: number;
-  samples: number;
-  duration: number;
-  words: Word[];
-  timings_ms: Record<string, number>;
-}
+const word = z.object({
+  word: z.string(),
+  start: z.number().nonnegative(),
+  end: z.number().nonnegative(),
+  char_start: z.number().int().nonnegative(),
+  char_end: z.number().int().nonnegative(),
+  source: z.string(),
+  confidence: z.number().nullable().optional(),
+});
+
+/** The worker's answer is checked before anything is built on it. */
+export const synthesizeResult = z.object({
+  engine: z.string(),
+  voice: z.string(),
+  sample_rate: z.number().int().positive(),
+  samples: z.number().int().nonnegative(),
+  duration: z.number().nonnegative(),
+  words: z.array(word),
+  timings_ms: z.record(z.string(), z.number()),
+});
+
+export type SynthesizeResult = z.infer<typeof synthesizeResult> & { words: Word[] };
 
 export interface SidecarErrorPayload {
   code: string;

@@ -28,9 +28,18 @@ export class ArtifactStore {
   readonly artifactsDir: string;
   readonly stagingDir: string;
 
-  constructor(readonly dataDir: string) {
+  readonly ttlMs: number;
+  /** A staging folder older than this was left by a crash; it must outlive any request's deadline. */
+  readonly stagingStaleMs: number;
+
+  constructor(
+    readonly dataDir: string,
+    { ttlMs = 24 * 3600_000, stagingStaleMs = 10 * 60_000 }: { ttlMs?: number; stagingStaleMs?: number } = {},
+  ) {
     this.artifactsDir = join(dataDir, 'artifacts');
     this.stagingDir = join(dataDir, 'staging');
+    this.ttlMs = ttlMs;
+    this.stagingStaleMs = stagingStaleMs;
   }
 
   async init(): Promise<void> {
@@ -60,9 +69,9 @@ export class ArtifactStore {
     await rm(join(this.stagingDir, assertId(id)), { recursive: true, force: true });
   }
 
-  /** The folder of a published artifact, or null for a malformed or unknown id. */
-  async locate(id: string): Promise<string | null> {
-    if (!isArtifactId(id)) return null;
+  /** The folder of a published artifact, or null for a malformed, unknown or expired id. */
+  async locate(id: string, now = Date.now()): Promise<string | null> {
+    if (!isArtifactId(id) || now - birthOf(id) > this.ttlMs) return null;
     const dir = join(this.artifactsDir, id);
     try {
       return (await stat(dir)).isDirectory() ? dir : null;
@@ -75,7 +84,7 @@ export class ArtifactStore {
    * Removes published artifacts older than ttlMs and staging folders older than staleMs (left by a
    * crash mid-request). Age comes from the id's own timestamp, so a touched folder cannot live on.
    */
-  async sweepExpired(ttlMs: number, now = Date.now(), staleMs = 10 * 60_000): Promise<SweepResult> {
+  async sweepExpired(ttlMs = this.ttlMs, now = Date.now(), staleMs = this.stagingStaleMs): Promise<SweepResult> {
     const result: SweepResult = { removed: 0, bytes: 0 };
     for (const [dir, maxAge] of [[this.artifactsDir, ttlMs], [this.stagingDir, staleMs]] as const) {
       let names: string[];
@@ -86,7 +95,7 @@ export class ArtifactStore {
       }
       for (const name of names) {
         if (!isArtifactId(name)) continue;
-        if (now - parseInt(name.slice(0, 9), 36) <= maxAge) continue;
+        if (now - birthOf(name) <= maxAge) continue;
         const path = join(dir, name);
         result.bytes += await folderBytes(path);
         await rm(path, { recursive: true, force: true });
@@ -95,6 +104,10 @@ export class ArtifactStore {
     }
     return result;
   }
+}
+
+function birthOf(id: string): number {
+  return parseInt(id.slice(0, 9), 36);
 }
 
 function assertId(id: string): string {

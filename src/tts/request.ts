@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { VOICE_NAME } from '../config.js';
 import { ApiError } from '../errors.js';
 import { subtitleOptionsSchema } from '../subtitles/index.js';
 
@@ -9,7 +10,6 @@ export function codePointLength(text: string): number {
   return n;
 }
 
-const VOICE = /^[A-Za-z0-9_][\w+./-]{0,63}$/;
 const LANGUAGE = /^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$/;
 
 export function ttsBodySchema(maxTextChars: number) {
@@ -21,7 +21,7 @@ export function ttsBodySchema(maxTextChars: number) {
         else if (length > maxTextChars) ctx.addIssue({ code: 'custom', message: `is ${length} characters; the limit is ${maxTextChars}` });
       }),
       engine: z.enum(['espeak', 'f5'], { error: 'must be one of: espeak, f5' }).optional(),
-      voice: z.string({ error: 'must be a string' }).regex(VOICE, 'must be a voice name such as en-us or en-us+f3').optional(),
+      voice: z.string({ error: 'must be a string' }).regex(VOICE_NAME, 'must be a voice name such as en-us or en-us+f3').optional(),
       language: z.string({ error: 'must be a string' }).regex(LANGUAGE, 'must be a language code such as en or en-us').optional(),
       speed: z.number({ error: 'must be a number' }).min(0.5, 'must be at least 0.5').max(2, 'must be at most 2.0').default(1),
       return_word_timings: z.boolean({ error: 'must be true or false' }).default(true),

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ApiError } from '../errors.js';
 import type { Config } from '../config.js';
 import type { SidecarClient } from '../sidecar/client.js';
-import type { SynthesizeParams, SynthesizeResult } from '../sidecar/protocol.js';
+import { synthesizeResult, type SynthesizeParams } from '../sidecar/protocol.js';
 import type { ArtifactStore } from '../store/artifacts.js';
 import { FORMATS, renderSubtitles, type Format } from '../subtitles/index.js';
 import type { Word } from '../types.js';
@@ -59,8 +59,12 @@ export async function synthesize({ config, sidecar, store }: Deps, body: TtsBody
       word_timings: true,
     };
     const sent = performance.now();
-    const result = await sidecar.request<SynthesizeResult>('synthesize', params);
+    const parsed = synthesizeResult.safeParse(await sidecar.request('synthesize', params));
     const roundTrip = ms(sent);
+    if (!parsed.success) {
+      throw new ApiError('ENGINE_FAILED', 'the speech worker returned a malformed result; it has been logged', {}, parsed.error.issues);
+    }
+    const result = parsed.data;
 
     const subtitlesStarted = performance.now();
     // The JSON words are always kept: they are the result itself, whatever subtitles were asked for.
@@ -70,8 +74,8 @@ export async function synthesize({ config, sidecar, store }: Deps, body: TtsBody
     const storeStarted = performance.now();
     const formats = Object.keys(files) as Format[];
     await Promise.all(formats.map((f) => writeFile(join(dir, FORMATS[f].fileName), files[f]!)));
-    await store.publish(id);
     const workerMs = Object.values(result.timings_ms).reduce((a, b) => a + b, 0);
+    await store.publish(id); // last: nothing after it can fail and leave a half-answered result
     return {
       id,
       engine: result.engine,

@@ -1,5 +1,6 @@
 // Every bad request gets a 4xx JSON error with a stable code; run against the fake worker.
 import t from 'tap';
+import { readdir } from 'node:fs/promises';
 import { newArtifactId } from '../../src/store/artifacts.js';
 import { testApp } from '../helpers.js';
 
@@ -25,6 +26,7 @@ t.test('bad input answers 4xx JSON with stable codes', async (t) => {
     ['empty JSON body', await post(''), 400, 'INVALID_JSON', /.+/],
     ['plain text body', await post('hello', { 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE', /.+/],
     ['body too large', await post(JSON.stringify({ text: 'a'.repeat(1_100_000) })), 413, 'PAYLOAD_TOO_LARGE', /.+/],
+    ['lone surrogate', await post('{"text":"\\ud800 hello"}'), 400, 'VALIDATION_ERROR', /unpaired/],
     ['f5 not loaded', await post('{"text":"hi","engine":"f5"}'), 503, 'ENGINE_UNAVAILABLE', /f5 is not available: fake: f5 is not installed/],
     ['unacceptable Accept', await app.inject({ method: 'POST', url: '/tts', payload: { text: 'hi' }, headers: { accept: 'image/png' } }), 406, 'NOT_ACCEPTABLE', /audio\/wav/],
   ];
@@ -76,4 +78,43 @@ t.test('a request id is taken from the caller when sane and always returned', as
   t.equal(given.headers['x-request-id'], 'abc-123');
   const odd = await app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'bad id with spaces' } });
   t.match(odd.headers['x-request-id'], /^[0-9a-f-]{36}$/);
+});
+
+t.test('worker failures: timeout, internal error, malformed result — clear errors, nothing left behind', async (t) => {
+  const { app, sidecar, store, log } = await testApp(t, { worker: 'fake', env: { VOICECUE_REQUEST_TIMEOUT_S: '0.5' } });
+  await sidecar.start();
+  const post = (text: string) => app.inject({ method: 'POST', url: '/tts', payload: { text } });
+
+  const internal = await post('internal');
+  t.equal(internal.statusCode, 500);
+  t.equal(internal.json().code, 'INTERNAL_ERROR');
+  t.notMatch(internal.json().message, /secret|FileNotFound/, 'no internals reach the client');
+  t.ok(log.lines.some((l) => l.msg === 'speech worker error' && JSON.stringify(l.obj).includes('/secret/')), 'they reach the log');
+
+  const malformed = await post('malformed');
+  t.equal(malformed.statusCode, 500);
+  t.equal(malformed.json().code, 'ENGINE_FAILED');
+
+  const timeout = await post('hang');
+  t.equal(timeout.statusCode, 504);
+  t.equal(timeout.json().code, 'SIDECAR_TIMEOUT');
+
+  t.same(await readdir(store.stagingDir), [], 'no partial files');
+  t.same(await readdir(store.artifactsDir), [], 'nothing published');
+});
+
+t.test('conditional and range requests on downloads', async (t) => {
+  const { app, sidecar } = await testApp(t, { worker: 'fake' });
+  await sidecar.start();
+  const { audio_url: url } = (await app.inject({ method: 'POST', url: '/tts', payload: { text: 'hello' } })).json();
+  const pre = await app.inject({ url, headers: { 'if-match': '"nope"' } });
+  t.equal(pre.statusCode, 412);
+  t.equal(pre.json().code, 'PRECONDITION_FAILED');
+  const range = await app.inject({ url, headers: { range: 'bytes=999999-' } });
+  t.equal(range.statusCode, 416);
+  t.equal(range.json().code, 'RANGE_NOT_SATISFIABLE');
+  const post = await app.inject({ method: 'POST', url: '/tts', payload: { text: 'hello' }, headers: { accept: 'audio/wav', range: 'bytes=0-3' } });
+  t.equal(post.statusCode, 200, 'a POST ignores Range');
+  t.equal(post.rawPayload.length, Number(post.headers['content-length']));
+  t.ok(post.rawPayload.length > 44);
 });

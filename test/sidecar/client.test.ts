@@ -75,25 +75,27 @@ t.test('garbage lines on the protocol channel are logged and skipped', async (t)
   t.pass('stdout prints of the child reach the log through stderr');
 });
 
-t.test('a killed worker fails what is in flight at once, then restarts', async (t) => {
+t.test('a killed worker fails what is in flight at once; what was still queued runs after the restart', async (t) => {
   // The deadline is far away, so a SIDECAR_UNAVAILABLE can only come from noticing the exit.
-  const { client } = fake(t, { requestTimeoutMs: 60_000 });
+  const { client } = fake(t, { requestTimeoutMs: 60_000, maxInFlight: 2 });
   await client.start();
   const firstPid = client.pid!;
   const slow = client.request('sleep', { seconds: 60 });
-  const queuedBehind = client.request('echo', { behind: true });
+  const sentBehind = client.request('echo', { sent: true });
+  const queued = client.request('echo', { queued: true });
+  t.same(client.pending, { inFlight: 2, queued: 1 });
   await new Promise((r) => setTimeout(r, 50));
   process.kill(firstPid, 'SIGKILL');
-  const [a, b] = await Promise.all([rejection(slow), rejection(queuedBehind)]);
+  const [a, b] = await Promise.all([rejection(slow), rejection(sentBehind)]);
   t.equal(a.code, 'SIDECAR_UNAVAILABLE');
   t.equal(a.statusCode, 503);
   t.match(a.message, /SIGKILL/);
   t.equal(b.code, 'SIDECAR_UNAVAILABLE', 'a request already sent to the dead worker fails too');
   t.not(client.state, 'ready');
-  await waitFor(() => client.state === 'ready', 5000, 'restart');
+  t.same(await queued, { queued: true }, 'the request never sent waits for the new worker');
+  t.equal(client.state, 'ready');
   t.equal(client.restarts, 1);
   t.not(client.pid, firstPid);
-  t.same(await client.request('echo', { again: true }), { again: true });
 });
 
 t.test('requests queued while the worker restarts are sent once it is back', async (t) => {
@@ -125,6 +127,37 @@ t.test('the queue is bounded', async (t) => {
   t.same(await Promise.all([a, b]), [{ slept: 0.3 }, { slept: 0.01 }]);
 });
 
+t.test('the queue is bounded while the worker restarts too', async (t) => {
+  const { client } = fake(t, { maxQueue: 2, backoffMs: 5000 }, 'exit');
+  void client.start();
+  await waitFor(() => client.state === 'restarting', 5000, 'the first exit');
+  const waiting = [client.request('ping'), client.request('ping')].map((p) => rejection(p));
+  const full = await rejection(client.request('ping'));
+  t.equal(full.code, 'QUEUE_FULL');
+  t.same(client.pending, { inFlight: 0, queued: 2 });
+  await client.stop();
+  t.same((await Promise.all(waiting)).map((e) => e.code), ['SHUTTING_DOWN', 'SHUTTING_DOWN']);
+});
+
+t.test('a worker that keeps failing to start makes requests fail fast, queued ones included', async (t) => {
+  const { client } = fake(t, { backoffMs: 10, backoffMaxMs: 10 }, 'exit');
+  void client.start();
+  await waitFor(() => client.state === 'restarting', 5000, 'the first exit');
+  const queued = rejection(client.request('ping'));
+  await waitFor(() => client.restarts >= 3, 5000, 'three failed starts');
+  t.equal((await queued).code, 'SIDECAR_UNAVAILABLE');
+  const refused = await rejection(client.request('ping'));
+  t.equal(refused.code, 'SIDECAR_UNAVAILABLE');
+  t.match(refused.message, /not running/);
+});
+
+t.test('a worker that cannot be spawned says why', async (t) => {
+  const { client } = fake(t, { command: '/nonexistent/python3' });
+  void client.start();
+  await waitFor(() => client.restarts >= 1, 5000, 'the failed spawn');
+  t.match(client.reason, /ENOENT/);
+});
+
 t.test('a worker that never says ready is killed and retried', async (t) => {
   const { client, log } = fake(t, { startTimeoutMs: 200 }, 'silent');
   void client.start();
@@ -151,21 +184,43 @@ t.test('an over-long line is treated as a broken worker', async (t) => {
 });
 
 t.test('stop closes stdin first, escalates for a busy worker, and refuses new work', async (t) => {
-  const { client } = fake(t);
-  await client.start();
-  const pid = client.pid!;
-  await client.stop();
-  t.equal(client.state, 'stopped');
-  t.throws(() => process.kill(pid, 0), 'the idle worker exited on stdin close');
-  const refused = await rejection(client.request('ping'));
+  const idle = fake(t);
+  await idle.client.start();
+  const pid = idle.client.pid!;
+  await idle.client.stop();
+  t.equal(idle.client.state, 'stopped');
+  t.throws(() => process.kill(pid, 0), 'the worker is gone');
+  const stopped = (log: ReturnType<typeof memoryLogger>) => log.lines.find((l) => l.msg === 'sidecar stopped')?.obj;
+  t.same(stopped(idle.log), { how: 'exit code 0' }, 'an idle worker leaves by itself when stdin closes');
+  const refused = await rejection(idle.client.request('ping'));
   t.equal(refused.code, 'SHUTTING_DOWN');
 
-  const busy = fake(t).client;
-  await busy.start();
-  const busyPid = busy.pid!;
-  const hung = busy.request('hang').catch((e: ApiError) => e.code);
+  const busy = fake(t);
+  await busy.client.start();
+  const busyPid = busy.client.pid!;
+  const hung = busy.client.request('hang').catch((e: ApiError) => e.code);
   await new Promise((r) => setTimeout(r, 50));
-  await busy.stop();
+  await busy.client.stop();
   t.throws(() => process.kill(busyPid, 0), 'the hung worker was terminated');
+  t.same(stopped(busy.log), { how: 'signal SIGTERM' }, 'a busy worker needed SIGTERM');
   t.equal(await hung, 'SIDECAR_UNAVAILABLE');
+});
+
+t.test('a ready line that arrives while stopping does not reopen the client', async (t) => {
+  const { client, log } = fake(t);
+  void client.start();
+  await client.stop();
+  t.equal(client.state, 'stopped');
+  t.notOk(log.lines.some((l) => l.msg === 'sidecar ready'));
+});
+
+t.test('progress bars on stderr become lines of their own, and a huge one is cut', async (t) => {
+  const { client, log } = fake(t);
+  await client.start();
+  await client.request('stderr', { text: 'INFO 10%\rINFO 20%\r' + 'x'.repeat(20_000) + '\nINFO done\n' });
+  await waitFor(() => log.lines.some((l) => l.msg === 'done'), 5000, 'the last line');
+  const msgs = log.lines.map((l) => l.msg);
+  t.ok(msgs.includes('10%') && msgs.includes('20%'), 'each redraw is a line');
+  t.notOk(msgs.some((m) => (m?.length ?? 0) > 8192), 'no line longer than the cap');
+  t.ok(msgs.some((m) => /over-long stderr line/.test(m ?? '')));
 });

@@ -9,7 +9,8 @@ from typing import Any, Optional
 from .engines import ENGINE_NAMES
 from .errors import INVALID_PARAMS, RpcError
 
-MAX_TEXT = 20000
+# The gateway passes its own limit, so both sides agree on what is too long.
+MAX_TEXT = int(os.environ.get("VOICECUE_MAX_TEXT_CHARS") or 20000)
 MIN_SPEED = 0.5
 MAX_SPEED = 2.0
 DATA_DIR_ENV = "VOICECUE_DATA_DIR"

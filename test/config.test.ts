@@ -1,0 +1,35 @@
+import t from 'tap';
+import { loadConfig, ROOT_DIR } from '../src/config.js';
+
+t.test('defaults', async (t) => {
+  const c = loadConfig({});
+  t.match(c, { host: '0.0.0.0', port: 8080, python: 'python3', defaultEngine: 'espeak', defaultVoice: 'en-us', installMode: 'never' });
+  t.equal(c.dataDir, `${ROOT_DIR}/data`);
+  t.equal(c.workerDir, `${ROOT_DIR}/worker-py`);
+  t.equal(c.requestTimeoutMs, 120_000);
+  t.equal(c.diskMarginBytes, 1024 * 1024 * 1024);
+  t.equal(loadConfig({ PORT: '' }).port, 8080, 'an empty variable counts as unset');
+});
+
+t.test('values are parsed and converted', async (t) => {
+  const c = loadConfig({ PORT: '9000', VOICECUE_REQUEST_TIMEOUT_S: '2.5', VOICECUE_DISK_MARGIN_MB: '10', VOICECUE_INSTALL_MODE: 'missing' });
+  t.equal(c.port, 9000);
+  t.equal(c.requestTimeoutMs, 2500);
+  t.equal(c.diskMarginBytes, 10 * 1024 * 1024);
+  t.equal(c.installMode, 'missing');
+});
+
+t.test('a bad variable is named with its value and the reason', async (t) => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ PORT: '70000' }, /PORT="70000": .*65535/],
+    [{ VOICECUE_DEFAULT_ENGINE: 'polly' }, /VOICECUE_DEFAULT_ENGINE="polly"/],
+    [{ VOICECUE_REQUEST_TIMEOUT_S: '3000000' }, /VOICECUE_REQUEST_TIMEOUT_S="3000000"/],
+    [{ VOICECUE_ARTIFACT_TTL_S: '0.0001' }, /VOICECUE_ARTIFACT_TTL_S/],
+    [{ VOICECUE_RESTART_BACKOFF_MS: '500', VOICECUE_RESTART_BACKOFF_MAX_MS: '100' }, /VOICECUE_RESTART_BACKOFF_MAX_MS="100": must be at least/],
+    [{ VOICECUE_DEFAULT_VOICE: '../etc' }, /VOICECUE_DEFAULT_VOICE/],
+    [{ VOICECUE_LOG_LEVEL: 'loud' }, /VOICECUE_LOG_LEVEL="loud"/],
+  ];
+  for (const [env, message] of cases) {
+    t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env));
+  }
+});
