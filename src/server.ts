@@ -27,7 +27,15 @@ const sidecar = new SidecarClient({
   command: python.python,
   args: ['-m', 'voicecue_worker'],
   cwd: config.workerDir,
-  env: { ...python.env, VOICECUE_DATA_DIR: config.dataDir, VOICECUE_MAX_TEXT_CHARS: String(config.maxTextChars), PYTHONUNBUFFERED: '1' },
+  env: {
+    ...python.env,
+    VOICECUE_DATA_DIR: config.dataDir,
+    VOICECUE_MAX_TEXT_CHARS: String(config.maxTextChars),
+    PYTHONUNBUFFERED: '1',
+    // The worker never talks to Google: the cloud credentials stay with the gateway.
+    GOOGLE_CREDENTIALS_JSON: undefined,
+    GOOGLE_APPLICATION_CREDENTIALS: undefined,
+  },
   requestTimeoutMs: config.requestTimeoutMs,
   startTimeoutMs: config.sidecarStartTimeoutMs,
   maxInFlight: config.maxInFlight,
