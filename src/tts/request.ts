@@ -17,8 +17,11 @@ export function ttsBodySchema(maxTextChars: number) {
     .object({
       text: z.string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') }).superRefine((text, ctx) => {
         const length = codePointLength(text.trim());
+        const raw = codePointLength(text);
         if (length === 0) ctx.addIssue({ code: 'custom', message: 'must not be empty or only whitespace' });
         else if (length > maxTextChars) ctx.addIssue({ code: 'custom', message: `is ${length} characters; the limit is ${maxTextChars}` });
+        // Surrounding whitespace does not count, within reason.
+        else if (raw > 2 * maxTextChars) ctx.addIssue({ code: 'custom', message: `is ${raw} characters with its surrounding whitespace; the limit is ${2 * maxTextChars}` });
       }),
       engine: z.enum(['espeak', 'f5'], { error: 'must be one of: espeak, f5' }).optional(),
       voice: z.string({ error: 'must be a string' }).regex(VOICE_NAME, 'must be a voice name such as en-us or en-us+f3').optional(),

@@ -14,6 +14,7 @@ t.test('bad input answers 4xx JSON with stable codes', async (t) => {
     ['whitespace text', await post('{"text":"  \\n\\t "}'), 400, 'VALIDATION_ERROR', /^text must not be empty/],
     ['missing text', await post('{}'), 400, 'VALIDATION_ERROR', /^text is required/],
     ['too long text', await post(JSON.stringify({ text: 'a'.repeat(20_001) })), 400, 'VALIDATION_ERROR', /^text is 20001 characters; the limit is 20000/],
+    ['text padded beyond reason', await post(JSON.stringify({ text: ' '.repeat(40_001) + 'hi' })), 400, 'VALIDATION_ERROR', /with its surrounding whitespace; the limit is 40000/],
     ['text of wrong type', await post('{"text":123}'), 400, 'VALIDATION_ERROR', /^text must be a string/],
     ['speed of wrong type', await post('{"text":"hi","speed":"fast"}'), 400, 'VALIDATION_ERROR', /^speed must be a number/],
     ['speed out of range', await post('{"text":"hi","speed":3}'), 400, 'VALIDATION_ERROR', /^speed must be at most 2/],

@@ -122,3 +122,30 @@ def test_no_speech_gives_no_words(engine):
     # the Hebrew voice says nothing for "$5": a short pause only
     n, words, _ = synth(engine, "$5 ", "he")
     assert words == [] and n < 22050 // 2  # ~0.3 s of end pause
+
+
+def _min_word_seconds(words):
+    return min(w["end"] - w["start"] for w in words)
+
+
+@pytest.mark.parametrize("text,voice,at_least", [
+    (" ".join(str(1900 + i) for i in range(80)), "en-us", 0.5),  # once spoken only up to ~1950
+    ("1234567 " * 30, "en-us", 2.0),  # once stopped after 19 numbers
+    ("我们今天去公园散步天气很好" * 40, "cmn", 0.1),  # CJK with no punctuation
+])
+def test_long_dense_clauses_are_spoken_to_the_end(engine, text, voice, at_least):
+    # espeak drops the rest of a clause whose phonemes overflow its buffer; before the fix the
+    # dropped words got slivers of time at the end and the subtitles showed words never said
+    n, words, _ = synth(engine, text, voice)
+    assert len(words) == len(tokenize(text))
+    assert _min_word_seconds(words) >= at_least
+
+
+def test_a_dropped_clause_end_is_spoken_again(engine, monkeypatch):
+    # with the cutting of dense runs switched off, the retry of the untimed tail still recovers
+    from voicecue_worker import text as T
+    monkeypatch.setattr(T, "DENSE_RUN", 10**9)
+    text = " ".join(str(1900 + i) for i in range(80))
+    n, words, _ = synth(engine, text)
+    assert _min_word_seconds(words) >= 0.5
+    assert words[-1]["word"] == "1979"

@@ -80,3 +80,13 @@ def test_detection_finds_packages_without_importing_them(tmp_path, monkeypatch):
     assert "f5_tts" not in sys.modules and "torch" not in sys.modules
     reason = f5.detect()["reason"]
     assert "f5_tts is not installed" not in reason and "torch is not installed" not in reason
+
+
+def test_surrounding_whitespace_is_bounded():
+    from voicecue_worker import params as P
+    from voicecue_worker.errors import RpcError
+    ok = P.synthesize({"text": " " * 100 + "hi", "output_path": "/tmp/x.wav"}, "espeak")
+    assert ok is not None
+    with pytest.raises(RpcError) as ei:
+        P.synthesize({"text": " " * (2 * P.MAX_TEXT) + "hi", "output_path": "/tmp/x.wav"}, "espeak")
+    assert "surrounding whitespace" in ei.value.message

@@ -212,3 +212,12 @@ def test_no_data_dir_allows_any_absolute_path(tmp_path):
         assert out.exists()
     finally:
         wk.close()
+
+
+@pytest.mark.parametrize("text", ["a." * 85, "A." * 100, "\u00e4." * 60, "x.y.z." * 60])
+def test_letter_dot_runs_that_crash_libespeak_are_spoken(w, text):
+    # libespeak-ng 1.51 aborts with "stack smashing detected" on these, taking the worker down
+    result, _, out = ok(w, text, "dots.wav")
+    check_wav(result, out)
+    assert [w["word"] for w in result["words"]] == [text.rstrip(".")]
+    assert w.call("ping")["pong"] is True

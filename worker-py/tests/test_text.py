@@ -70,3 +70,17 @@ def test_chunks_fall_back_to_spaces_and_hard_cuts():
     chunks = split_chunks(cjk, 100)
     assert all(cjk[b - 1] == "。" for a, b in chunks[:-1])
     assert split_chunks("short", 100) == [(0, 5)]
+
+
+def test_espeak_pieces_leave_prose_whole_and_cut_dense_runs():
+    from voicecue_worker.text import DENSE_RUN, espeak_pieces
+    prose = "the quick brown fox jumps over the lazy dog " * 10
+    assert espeak_pieces(prose, 0, len(prose)) == [(0, len(prose), True)]
+    years = "In " + " ".join(str(1900 + i) for i in range(60)) + ", and so on."
+    pieces = espeak_pieces(years, 0, len(years))
+    assert len(pieces) > 2
+    assert pieces[0][0] == 0 and pieces[-1][1] == len(years)
+    assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:])), "consecutive, no gaps"
+    assert all(e - s <= DENSE_RUN + 20 for s, e, _ in pieces)
+    assert [end for _, _, end in pieces] == [False] * (len(pieces) - 1) + [True]
+    assert all(years[e - 1] == " " for _, e, _ in pieces[:-1]), "cut at whitespace"

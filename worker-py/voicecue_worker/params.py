@@ -50,6 +50,9 @@ def synthesize(params: dict, engine: str) -> SynthesizeParams:
         raise bad("text is empty (only whitespace)")
     if n > MAX_TEXT:
         raise bad("text is too long: %d characters after trimming, at most %d" % (n, MAX_TEXT))
+    if len(text) > 2 * MAX_TEXT:  # surrounding whitespace is free, but not without end
+        raise bad("text is too long: %d characters with its surrounding whitespace, at most %d"
+                  % (len(text), 2 * MAX_TEXT))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as e:

@@ -183,3 +183,33 @@ def split_chunks(text: str, limit: int = 1000) -> List[Span]:
     if start < n or not chunks:
         chunks.append((start, n))
     return chunks
+
+
+# libespeak-ng drops the rest of a clause whose phonemes overflow its buffer: a long run of
+# numbers ("1900 1901 1902 ..." is spoken up to about 1950) or of CJK without punctuation. A
+# run thick with digits or CJK that is longer than this is given to espeak in pieces.
+DENSE_RUN = 100
+_CLAUSE_PUNCT = re.compile("[.!?\u2026,;:\u3001\u3002\uff0c\uff1b\uff01\uff1f\uff1a]+")
+
+
+def _dense(run: str) -> bool:
+    chars = [ch for ch in run if not ch.isspace()]
+    heavy = sum(1 for ch in chars if ch.isdigit() or _is_cjk(ord(ch)))
+    return heavy * 5 >= len(chars)
+
+
+def espeak_pieces(text: str, start: int, end: int) -> List[Tuple[int, int, bool]]:
+    """Cut ``text[start:end]`` for espeak: ``(start, end, clause_end)`` pieces, consecutive.
+
+    Only dense runs longer than DENSE_RUN are cut, preferably at whitespace; ``clause_end`` is
+    False where a cut falls inside a clause, so no sentence pause is added there.
+    """
+    cuts: List[int] = []
+    a = start
+    bounds = [m.end() for m in _CLAUSE_PUNCT.finditer(text, start, end)] + [end]
+    for b in bounds:
+        if b - a > DENSE_RUN and _dense(text[a:b]):
+            cuts.extend(a + e for _, e in split_chunks(text[a:b], DENSE_RUN)[:-1])
+        a = b
+    edges = [start, *cuts, end]
+    return [(edges[i], edges[i + 1], edges[i + 1] == end) for i in range(len(edges) - 1)]

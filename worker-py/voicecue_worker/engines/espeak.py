@@ -32,13 +32,14 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import re
 import struct
 from bisect import bisect_right
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..aligners.native import EV_END, EV_MSG_TERMINATED, EV_PHONEME, EV_WORD, WordTimer
 from ..errors import ENGINE_FAILED, UNKNOWN_VOICE, RpcError
-from ..text import split_chunks
+from ..text import espeak_pieces, split_chunks
 
 log = logging.getLogger("voicecue.espeak")
 
@@ -58,6 +59,9 @@ espeakRATE_NORMAL = 175
 
 BUFLENGTH_MS = 500
 CHUNK_CHARS = 1000
+# Untimed words at the end of a chunk that mean espeak stopped early (one or two may just be
+# words espeak speaks without an event of their own).
+RETRY_TAIL = 3
 
 LIB_NOT_FOUND = "libespeak-ng.so.1 not found: install the espeak-ng package"
 
@@ -110,6 +114,21 @@ _UNDERSCORE = 0x5F
 
 # control characters other than tab/newline/CR become spaces (1:1, offsets are kept)
 _SANITIZE = {c: 0x20 for c in list(range(0, 9)) + [11, 12] + list(range(14, 32)) + [127]}
+
+# libespeak-ng 1.51 smashes its stack on a long run of single letters and dots ("a.a.a..." of
+# about 160 bytes, an abbreviation it tries to spell). Every 16th dot of such a run becomes a
+# space (1:1, offsets are kept), so no run espeak sees is longer than 16 letters.
+_LETTER_DOT_RUN = re.compile(r"(?:[^\W\d_]\.){17,}")
+
+
+def _break_letter_dot_runs(text: str) -> str:
+    def cut(m: "re.Match[str]") -> str:
+        run = list(m.group())
+        for i in range(31, len(run), 32):  # the dot of every 16th letter-dot pair
+            run[i] = " "
+        return "".join(run)
+
+    return _LETTER_DOT_RUN.sub(cut, text)
 
 
 def _lib_candidates() -> List[str]:
@@ -364,6 +383,45 @@ class EspeakEngine:
             self._error = e
             return 1
 
+    def _speak_piece(self, text, start, end, clause_end, timer, total, sink, retry=False) -> int:
+        """Speak ``text[start:end]`` into ``sink`` and time its words; returns the new total.
+
+        A retry is buffered and kept only if espeak got further than before, so words espeak
+        speaks without an event of their own are never spoken twice.
+        """
+        buffer: List[bytes] = []
+        self._sink = buffer.append if retry else sink
+        events, n = self._speak(text[start:end], clause_end)
+        if retry:
+            if not n or timer.reaches(events, start) <= timer.cur:  # cur: the last word timed
+                return total
+            for block in buffer:
+                sink(block)
+        timer.feed(events, start, total, n)
+        return total + n
+
+    def _speak(self, piece: str, clause_end: bool = True) -> Tuple[List[tuple], int]:
+        """One espeak_Synth call: audio to ``self._sink``; returns its events and sample count."""
+        self._events = []
+        self._samples = 0
+        self._error = None
+        data = _break_letter_dot_runs(piece.translate(_SANITIZE)).encode("utf-8") + b"\0"
+        flags = espeakCHARS_UTF8 | (espeakENDPAUSE if clause_end else 0)
+        rc = self.lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0, flags, None, None)
+        if self._error is not None:
+            err = self._error
+            self._error = None
+            raise err
+        if rc != 0:
+            raise RpcError(ENGINE_FAILED, "espeak_Synth failed with error %d" % rc)
+        n = self._samples
+        events = self._events
+        top = max((e[2] for e in events), default=0)
+        if n and top > n + n // 100:
+            # event samples counted before a speed-up stage: rescale to the audio
+            events = [(a, b, c * n // top, d) for a, b, c, d in events]
+        return events, n
+
     def synthesize(
         self,
         text: str,
@@ -389,31 +447,21 @@ class EspeakEngine:
             if k < len(spans) and spans[k][0] < ce:  # a chunk with no word is not spoken
                 chunks.append((cs, ce))
         timer = WordTimer(text, spans)
-        lib = self.lib
+        starts = [a for a, _ in spans]
         total = 0
-        self._sink = sink
         try:
             for k, (cs, ce) in enumerate(chunks):
-                self._events = []
-                self._samples = 0
-                self._error = None
-                data = text[cs:ce].translate(_SANITIZE).encode("utf-8") + b"\0"
-                rc = lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0,
-                                      espeakCHARS_UTF8 | espeakENDPAUSE, None, None)
-                if self._error is not None:
-                    err = self._error
-                    self._error = None
-                    raise err
-                if rc != 0:
-                    raise RpcError(ENGINE_FAILED, "espeak_Synth failed with error %d" % rc)
-                n = self._samples
-                events = self._events
-                top = max((e[2] for e in events), default=0)
-                if n and top > n + n // 100:
-                    # event samples counted before a speed-up stage: rescale to the audio
-                    events = [(a, b, c * n // top, d) for a, b, c, d in events]
-                timer.feed(events, cs, total, n)
-                total += n
+                first_word, end_word = bisect_right(ends, cs), bisect_right(starts, ce - 1)
+                for ps, pe, clause_end in espeak_pieces(text, cs, ce):
+                    total = self._speak_piece(text, ps, pe, clause_end, timer, total, sink)
+                # libespeak-ng silently drops the rest of a clause whose phonemes overflow its
+                # buffer; what it dropped at the end of a chunk is spoken again.
+                while (tail := timer.untimed_tail(first_word, end_word)) >= RETRY_TAIL:
+                    log.warning("espeak dropped the end of a clause; speaking %d words again", tail)
+                    before = total
+                    total = self._speak_piece(text, spans[end_word - tail][0], ce, True, timer, total, sink, retry=True)
+                    if total == before:
+                        break
                 if progress is not None and len(chunks) > 1:
                     progress(k + 1, len(chunks))
         finally:
