@@ -1,6 +1,6 @@
 import type { Cue } from './cues.js';
 import type { SubtitleOptions } from './options.js';
-import { assTime, msToCs } from './time.js';
+import { assSpan, assTime, msToCs } from './time.js';
 
 export type AssStyleOptions = Pick<SubtitleOptions, 'font_size' | 'primary_colour' | 'highlight_colour' | 'karaoke_tag'>;
 
@@ -50,12 +50,11 @@ function karaoke(cue: Cue, startCs: number, endCs: number, tag: 'k' | 'kf'): str
 /**
  * A complete ASS script for 1920x1080: one readable bottom-centre style (outline and shadow)
  * and one Dialogue line per cue with karaoke tags. Cue times are rounded to centiseconds and the
- * end is kept inside the audio; no cues gives a script with no Dialogue lines.
+ * end is kept inside the audio (assSpan); no cues gives a script with no Dialogue lines.
  */
 export function renderAss(cues: readonly Cue[], style: AssStyleOptions, durationMs: number): string {
   const primary = toAssColour(style.highlight_colour); // sung
   const secondary = toAssColour(style.primary_colour); // not yet sung
-  const lastCs = Math.floor(durationMs / 10);
   let out = `[Script Info]
 ; Written by voicecue
 Title: voicecue
@@ -73,9 +72,8 @@ Style: Default,Arial,${style.font_size},${primary},${secondary},&H00000000,&H800
 Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
 `;
   for (const cue of cues) {
-    const startCs = msToCs(cue.start_ms);
-    const endCs = Math.min(msToCs(cue.end_ms), lastCs);
-    if (endCs <= startCs) continue; // cannot happen for cues ≥ 20 ms; guards a tiny audio
+    // buildCues leaves no cue without a centisecond here, so every format has every cue.
+    const [startCs, endCs] = assSpan(cue.start_ms, cue.end_ms, durationMs);
     const text = karaoke(cue, startCs, endCs, style.karaoke_tag);
     out += `Dialogue: 0,${assTime(startCs)},${assTime(endCs)},Default,,0,0,0,,${text}\n`;
   }

@@ -1,5 +1,5 @@
 import type { Word } from '../types.js';
-import { toMs } from './time.js';
+import { assSpan, toMs } from './time.js';
 import { endsClause, endsSentence, tokenize, type Token } from './tokens.js';
 
 /** Cue-building options, in seconds as the API gives them; see subtitleOptionsSchema. */
@@ -84,7 +84,8 @@ const PUNCTUATION_END = /\p{P}$/u;
  * cue; a phrase that does not fit (lines x chars, max duration) is split where it costs least,
  * preferring commas, then balanced lengths. Lines are balanced; no cue overlaps the next or ends
  * after the audio; each lasts at least a frame (where the audio allows) and at most
- * max_cue_duration (a single word spoken for longer is cut at that length).
+ * max_cue_duration (a single word spoken for longer is cut at that length). Every shown word is in
+ * exactly one cue: words with no time of their own join a neighbouring cue, past its limits.
  */
 export function buildCues(
   words: readonly Word[],
@@ -173,17 +174,33 @@ export function buildCues(
   }
 
   // 3. Times: words' span, cut at max, stretched to the minimum into the silence around it.
-  const cues: Cue[] = [];
+  const placed: { a: number; b: number; s: number; e: number }[] = [];
   let prevEnd = 0;
+  let carried = -1; // first token of a range that had no room, shown with the next one
   for (let k = 0; k < ranges.length; k++) {
-    const [a, b] = ranges[k]!;
+    const a = carried >= 0 ? carried : ranges[k]![0];
+    const b = ranges[k]![1];
     const limit = Math.min(k + 1 < ranges.length ? start[ranges[k + 1]![0]]! : durationMs, durationMs);
     let s = Math.max(start[a]!, prevEnd);
     let e = Math.min(Math.max(end[b - 1]!, s), s + maxMs, limit);
     if (e - s < minMs) e = Math.min(s + minMs, limit);
     if (e - s < minMs) s = Math.max(e - minMs, prevEnd, 0);
-    if (e <= s) continue; // only when the audio has no room left at all
+    // Squeezed below a centisecond on ASS's grid (many words at one instant, words 1 ms apart):
+    // the words join the next cue, or the last cue, rather than vanish from a format or all.
+    const [startCs, endCs] = assSpan(s, e, durationMs);
+    if (endCs <= startCs) {
+      if (k + 1 < ranges.length) carried = a;
+      else if (placed.length > 0) placed[placed.length - 1]!.b = b;
+      // else: audio under a centisecond, where no cue can show
+      continue;
+    }
+    carried = -1;
+    placed.push({ a, b, s, e });
     prevEnd = e;
+  }
+
+  const cues: Cue[] = [];
+  for (const { a, b, s, e } of placed) {
     const seps = layout(tokens.slice(a, b), o.max_chars_per_line);
     const parts: CuePart[] = [];
     let text = '';

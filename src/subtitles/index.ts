@@ -69,6 +69,7 @@ export { buildCues, wordTimes, minCueMs, CUE_DEFAULTS, type Cue, type CuePart, t
 export { displayWidth } from './tokens.js';
 export { toAssColour, escapeAss } from './ass.js';
 export { escapeVtt } from './vtt.js';
+export { escapeSrt } from './srt.js';
 export { csvField, CSV_HEADER } from './csv.js';
 export {
   FORMAT_NAMES,

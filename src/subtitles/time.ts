@@ -11,6 +11,14 @@ export function msToCs(ms: number): number {
   return Math.round(ms / 10);
 }
 
+/**
+ * A cue's ASS start and end in centiseconds: both rounded, the end kept inside the audio. The cue
+ * builder uses it too, so every cue it makes keeps at least one centisecond here.
+ */
+export function assSpan(startMs: number, endMs: number, durationMs: number): [number, number] {
+  return [msToCs(startMs), Math.min(msToCs(endMs), Math.floor(durationMs / 10))];
+}
+
 /** Milliseconds as a JSON number of seconds: ms / 1000 prints with at most 3 decimals. */
 export function msToSeconds(ms: number): number {
   return ms / 1000;

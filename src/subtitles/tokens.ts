@@ -13,7 +13,10 @@ export interface Token {
 }
 
 const WS = /\s+/gu;
-const collapse = (s: string) => s.replace(WS, ' ');
+// C0 controls and DEL are dropped from what is shown: a NUL makes FFmpeg read no SRT cue at all,
+// and none of them is visible. Tab, LF, VT, FF and CR are whitespace and become a space instead.
+const CONTROL = /[\0-\x08\x0E-\x1F\x7F]/g;
+const collapse = (s: string) => s.replace(CONTROL, '').replace(WS, ' ');
 
 // Closing quotes and brackets may follow the punctuation mark: `"Stop!"`, `(see above.)`.
 const SENTENCE_END = /[.!?…。！？‼⁇⁈⁉؟۔][\p{Pe}\p{Pf}"'»]*$/u;
@@ -58,7 +61,8 @@ interface Gap {
 }
 
 /** Splits the original text between two words into what belongs to each side. */
-function splitGap(gap: string): Gap {
+function splitGap(raw: string): Gap {
+  const gap = raw.replace(CONTROL, '');
   const firstSpace = gap.search(/\s/u);
   if (firstSpace < 0) {
     // No space (CJK, hyphenated words): opening punctuation belongs to the next word.
@@ -94,7 +98,8 @@ export function tokenize(words: readonly Word[], text?: string): Token[] {
   let prevEnd = 0;
   const first = words[0];
   if (text !== undefined && index && spanOk(first, 0) && first) {
-    before = splitGap(text.slice(0, index[first.char_start])).before;
+    // All of it: nothing before it claims an `after` ('"', '¿' and "'" are not Ps/Pi).
+    before = collapse(text.slice(0, index[first.char_start])).trim();
   }
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
@@ -109,7 +114,8 @@ export function tokenize(words: readonly Word[], text?: string): Token[] {
       }
       prevEnd = w.char_end;
     }
-    const display = before + collapse(w.word).trim() + gap.after;
+    // Trimmed again: a word that was only controls leaves `after`'s leading space bare.
+    const display = (before + collapse(w.word).trim() + gap.after).trim();
     before = gap.before;
     if (display === '') continue; // nothing to show (an empty word); it still goes to CSV/JSON
     tokens.push({ word: i, text: display, space: gap.space, width: displayWidth(display) });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { buildCues, displayWidth, renderSubtitles, type Cue } from '../../src/subtitles/index.js';
 import type { Word } from '../../src/types.js';
 import { cueProblems, fileProblems } from './fixtures/check.js';
-import { longText, rng, synthWords } from './fixtures/helpers.js';
+import { longText, parseAss, parseSrt, parseVtt, rng, synthWords } from './fixtures/helpers.js';
 
 interface Limits {
   max_chars_per_line: number;
@@ -30,7 +30,7 @@ function limitProblems(cues: readonly Cue[], durationMs: number, l: Limits): str
   return p;
 }
 
-/** Every word in exactly one cue, in order, except any the cues had no room for. */
+/** Every word in exactly one cue, in order. */
 function coverage(cues: readonly Cue[], count: number): boolean {
   let next = 0;
   for (const c of cues) {
@@ -260,4 +260,74 @@ t.test('overlapping input words never make overlapping cues', async (t) => {
 t.test('spans that do not fit the text fall back to spaces', async (t) => {
   const words = [word('Hello', 0, 0.4, 0), word('world', 0.5, 0.9, 99)];
   t.same(buildCues(words, { duration: 1, text: 'Hello, world' }).map((c) => c.text), ['Hello world']);
+});
+
+t.test('words sharing one start time all get a cue', async (t) => {
+  // Aligners other than espeak can give many words the same instant: none may be left out.
+  const items: [string, number, number][] = Array.from({ length: 40 }, (_, i) => [`w${i}`, 0, 0.001]);
+  const { words, text } = sentence([...items, ['last.', 2, 2.4]]);
+  const { cues, problems } = await renderChecked(words, 2.5, text);
+  t.same(problems, []);
+  t.ok(coverage(cues, words.length), 'each word in one cue, in order');
+  t.same(cues.map((c) => [c.start_ms, c.end_ms, c.word_start, c.word_end]), [[0, 40, 0, 40], [2000, 2400, 40, 41]]);
+  // The same in the middle of a text, and at its very end (which joins the cue before).
+  const mid = sentence([['Before', 0, 0.5], ...items.map(([w]): [string, number, number] => [w, 0.5, 0.5]), ['after.', 0.5, 1]]);
+  const rm = await renderChecked(mid.words, 1, mid.text);
+  t.same(rm.problems, []);
+  t.ok(coverage(rm.cues, mid.words.length), 'middle: every word shown');
+  const end = sentence([['Before', 0, 0.5], ...items.map(([w]): [string, number, number] => [w, 1, 1])]);
+  const re = await renderChecked(end.words, 1, end.text);
+  t.same(re.problems, []);
+  t.ok(coverage(re.cues, end.words.length), 'at the audio end: every word shown');
+});
+
+t.test('audio under a centisecond shows no cue in any format', async (t) => {
+  const { words, text } = sentence([['Hi', 0, 0.005]]);
+  const { cues, files } = renderSubtitles(words, {}, { duration: 0.005, text });
+  t.same(cues, []);
+  t.same([files.srt, files.vtt], ['', 'WEBVTT\n']);
+  t.notMatch(files.ass!, /Dialogue:/);
+});
+
+t.test('fuzz: every format has every cue, every word is in one', async (t) => {
+  // Words a millisecond or so apart, some at one instant, with one-line cues: cues under a
+  // centisecond used to vanish from the ASS file only.
+  const random = rng(23);
+  const gaps = [0, 0, 1, 1, 1, 2, 3, 7, 12, 30, 450];
+  const bad: string[] = [];
+  for (let round = 0; round < 300; round++) {
+    const n = 1 + Math.floor(random() * 40);
+    const items: [string, number, number][] = [];
+    let at = Math.floor(random() * 20);
+    for (let i = 0; i < n; i++) {
+      const len = Math.floor(random() * 4);
+      const w = 'abcdefghij'.slice(0, 1 + Math.floor(random() * 9)) + (random() < 0.1 ? '.' : random() < 0.2 ? ',' : '');
+      items.push([w, at / 1000, (at + len) / 1000]);
+      at += len + gaps[Math.floor(random() * gaps.length)]!;
+    }
+    const duration = (at + Math.floor(random() * 25)) / 1000;
+    const { words, text } = sentence(items);
+    const opts = {
+      max_lines: 1 + Math.floor(random() * 2),
+      max_chars_per_line: 10 + Math.floor(random() * 10),
+      fps: [25, 60, 240][Math.floor(random() * 3)]!,
+    };
+    const { cues, files } = renderSubtitles(words, opts, { duration, text });
+    const counts = {
+      cues: cues.length,
+      srt: parseSrt(files.srt!).cues.length,
+      vtt: parseVtt(files.vtt!).cues.length,
+      ass: parseAss(files.ass!).cues.length,
+      json: (JSON.parse(files.json!) as { cues: unknown[] }).cues.length,
+    };
+    const where = `round ${round} ${JSON.stringify(opts)}`;
+    if (new Set(Object.values(counts)).size !== 1) bad.push(`${where}: ${JSON.stringify(counts)}`);
+    if (duration >= 0.01 && !coverage(cues, words.length)) bad.push(`${where}: a word in no cue`);
+    bad.push(...cueProblems(cues, Math.round(duration * 1000)).map((p) => `${where}: ${p}`));
+    if (round % 30 === 0) {
+      const durationMs = Math.round(duration * 1000);
+      bad.push(...(await fileProblems({ cues, files }, { words, durationMs, text, ffprobe: true })).map((p) => `${where}: ${p}`));
+    }
+  }
+  t.same(bad.slice(0, 20), [], `${bad.length} problems`);
 });

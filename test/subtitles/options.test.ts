@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   csvField,
   escapeAss,
+  escapeSrt,
   escapeVtt,
   FORMATS,
   renderSubtitles,
@@ -117,6 +118,7 @@ t.test('karaoke durations come from rounded absolute boundaries', async (t) => {
 t.test('escaping', async (t) => {
   t.equal(escapeAss('a{b}c\\N'), 'a\\{b\\}c\\\u2060N');
   t.equal(escapeVtt('a<b>&c-->'), 'a&lt;b&gt;&amp;c--&gt;');
+  t.equal(escapeSrt('a --> b -->'), 'a --\u2060> b --\u2060>');
   t.equal(csvField('plain'), 'plain');
   t.equal(csvField('a,b'), '"a,b"');
   t.equal(csvField('say "hi"'), '"say ""hi"""');
