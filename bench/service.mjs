@@ -4,9 +4,8 @@
 // real-time factor, process start → /health 200, and resident memory of gateway and worker.
 // Run with: npm run bench   (builds first)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -62,7 +61,9 @@ function childrenOf(pid) {
 
 let port = 18000 + Math.floor(Math.random() * 1000);
 async function startService() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'voicecue-bench-'));
+  // Under the repository's data/ folder, where the service keeps results by default.
+  mkdirSync(join(root, 'data'), { recursive: true });
+  const dataDir = mkdtempSync(join(root, 'data', 'bench-'));
   port += 1;
   const t0 = performance.now();
   const epoch0 = Date.now();
