@@ -49,7 +49,7 @@ const startSidecar = () => sidecar.start().catch((err: Error) => log.error({ err
 // With installs allowed, the worker must see what warmup installs, so it starts afterwards.
 // Otherwise warmup only reports, and the worker starts at once, while the HTTP layer loads.
 if (config.installMode === 'never') void startSidecar();
-runWarmup({ ...config, log: log.child({ component: 'warmup' }) })
+runWarmup({ ...config, store, log: log.child({ component: 'warmup' }) })
   .then(
     (report) => void (readiness.warmup = { state: 'done', report }),
     (err: Error) => {

@@ -37,6 +37,8 @@ export interface CleanupOptions {
   env: Record<string, string | undefined>;
   dataDir: string;
   artifactTtlMs: number;
+  /** The service's store, whose staging rules protect requests in flight; else one for dataDir. */
+  store?: ArtifactStore;
   dirs?: CleanupDirs;
   now?: number;
 }
@@ -70,7 +72,7 @@ export async function cleanup(opts: CleanupOptions): Promise<CleanupEntry[]> {
   }
 
   // Artifacts have their own expiry rules; the store applies them.
-  const swept = await new ArtifactStore(opts.dataDir).sweepExpired(opts.artifactTtlMs, now);
+  const swept = await (opts.store ?? new ArtifactStore(opts.dataDir)).sweepExpired(opts.artifactTtlMs, now);
   entries.push({ location: 'artifacts', path: opts.dataDir, ...swept });
   return entries;
 }

@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config.js';
+import type { ArtifactStore } from '../store/artifacts.js';
 import { cleanup, type CleanupDirs, type CleanupEntry } from './cleanup.js';
 import { checkRoom, defaultDiskSpace, formatBytes, type DiskSpaceFn } from './disk.js';
 import { installPackage, redact, sidecarPython } from './install.js';
@@ -23,6 +24,8 @@ export interface WarmupLogger {
 export interface WarmupOptions
   extends Pick<Config, 'python' | 'dataDir' | 'installMode' | 'installTarget' | 'diskMarginBytes' | 'artifactTtlMs'> {
   log: WarmupLogger;
+  /** The service's artifact store, for the cleanup of expired results. */
+  store?: ArtifactStore;
   manifest?: readonly PackageSpec[];
   diskSpace?: DiskSpaceFn;
   cleanupDirs?: CleanupDirs;
@@ -110,7 +113,7 @@ export async function runWarmup(opts: WarmupOptions): Promise<WarmupReport> {
         cleanedUp = true;
         log.warn({ package: pkg.name, free: room.free, needed: room.needed }, 'warmup: low on disk, cleaning up');
         report.cleaned = await cleanup({
-          python: setup.python, env: { ...env, ...setup.env }, dataDir: opts.dataDir, artifactTtlMs: opts.artifactTtlMs, dirs: opts.cleanupDirs,
+          python: setup.python, env: { ...env, ...setup.env }, dataDir: opts.dataDir, artifactTtlMs: opts.artifactTtlMs, store: opts.store, dirs: opts.cleanupDirs,
         }).catch((err: Error) => {
           log.warn({ err: err.message }, 'warmup: cleanup failed');
           return [];
