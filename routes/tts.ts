@@ -11,7 +11,8 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
   const schema = ttsBodySchema(app.voicecue.config.maxTextChars);
 
   app.post('/tts', async (request, reply) => {
-    if (!request.headers['content-type']?.toLowerCase().startsWith('application/json')) {
+    const mediaType = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+    if (mediaType !== 'application/json') {
       throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'send the request as application/json');
     }
     const wantsAudio = negotiate(request.headers.accept) === 'audio';
