@@ -149,6 +149,16 @@ const long = await series(svc.port, THOUSAND, LONG_RUNS);
 const worker = childrenOf(svc.proc.pid)[0];
 const gatewayRss = rssMb(svc.proc.pid);
 const workerRss = worker ? rssMb(worker) : NaN;
+
+// Kill the worker under a long request: how soon the caller hears, and how soon /health is 200 again.
+const inFlight = tts(svc.port, THOUSAND.repeat(3)).then(() => 'ok', (err) => String(err.message));
+await new Promise((r) => setTimeout(r, 50));
+const killedAt = performance.now();
+process.kill(worker, 'SIGKILL');
+const failure = await inFlight;
+const failedMs = performance.now() - killedAt;
+while ((await request(svc.port, 'GET', '/health')).status !== 200) await new Promise((r) => setTimeout(r, 5));
+const recoveredMs = performance.now() - killedAt;
 await svc.stop();
 
 console.log(`voicecue bench (${new Date().toISOString()}, node ${process.version}, medians)`);
@@ -158,4 +168,5 @@ console.log(`  /tts one sentence          ${fmt(short.client, 2)} ms   (${SHORT_
 console.log(`  gateway overhead           ${fmt(short.overhead, 2)} ms   (client total − worker time; inside the gateway alone ${fmt(short.serverOverhead, 2)} ms; target ≤ 5)`);
 console.log(`  /tts 1000 words            ${fmt(long.client, 1)} ms   (${LONG_RUNS} runs; target ≤ 500; ${fmt(long.duration, 1)} s of audio; overhead ${fmt(long.overhead, 1)} ms)`);
 console.log(`  espeak real-time factor    ${fmt(long.rtf, 4)}      (synthesis time / audio time, 1000 words; one sentence ${fmt(short.rtf, 4)})`);
+console.log(`  worker killed mid-request  caller answered after ${fmt(failedMs, 0)} ms (${failure.includes('503') ? '503 SIDECAR_UNAVAILABLE' : failure}); /health 200 again after ${fmt(recoveredMs, 0)} ms`);
 console.log(`  resident memory            gateway ${fmt(gatewayRss)} MB (target ≤ 150), worker ${fmt(workerRss)} MB (target ≤ 50)`);
