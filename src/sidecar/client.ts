@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { execa, type ResultPromise } from 'execa';
 import { ApiError, isErrorCode } from '../errors.js';
 import type { ReadyInfo, SidecarMessage } from './protocol.js';
@@ -46,7 +45,6 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
   /** Its caller already got a timeout; a reply is still awaited to free the slot. */
   abandoned: boolean;
-  startedAt: number;
 }
 
 /** A child that stayed ready this long has earned a fresh backoff when it dies. */
@@ -61,7 +59,7 @@ const MAX_STDERR_LINE = 8192;
  * caps requests in flight and queues the rest (bounded), fails what is in flight when the child
  * dies, restarts it with exponential backoff, and stops it gracefully.
  */
-export class SidecarClient extends EventEmitter {
+export class SidecarClient {
   state: SidecarState = 'stopped';
   info: ReadyInfo | null = null;
   /** Why the sidecar is not ready, for /health. */
@@ -80,9 +78,7 @@ export class SidecarClient extends EventEmitter {
   private startTimer: NodeJS.Timeout | undefined;
   private firstReady: (() => void) | undefined;
 
-  constructor(private readonly opts: SidecarOptions) {
-    super();
-  }
+  constructor(private readonly opts: SidecarOptions) {}
 
   /**
    * Spawns the child and resolves once it has said ready. It never rejects: a child that fails
@@ -129,7 +125,6 @@ export class SidecarClient extends EventEmitter {
         timeoutMs: options.timeoutMs ?? this.opts.requestTimeoutMs,
         timer: undefined,
         abandoned: false,
-        startedAt: Date.now(),
       };
       // One deadline from enqueue to reply: a caller never waits longer than its timeout.
       job.timer = setTimeout(() => this.timeOut(job), job.timeoutMs);
@@ -173,7 +168,6 @@ export class SidecarClient extends EventEmitter {
   private setState(state: SidecarState, reason: string): void {
     this.state = state;
     this.reason = reason;
-    this.emit('state', state, reason);
   }
 
   private spawnChild(): void {
@@ -271,7 +265,6 @@ export class SidecarClient extends EventEmitter {
     this.opts.log.info({ pid: this.info.pid, engines: summarize(this.info.engines) }, 'sidecar ready');
     this.firstReady?.();
     this.firstReady = undefined;
-    this.emit('ready', this.info);
     this.pump();
   }
 

@@ -1,6 +1,5 @@
 /** The shapes of the sidecar's JSON-lines protocol (see worker-py/ and DESIGN.md). */
 import { z } from 'zod';
-import type { Word } from '../types.js';
 
 export interface Availability {
   available: boolean;
@@ -45,8 +44,6 @@ export const synthesizeResult = z.object({
   words: z.array(word),
   timings_ms: z.record(z.string(), z.number()),
 });
-
-export type SynthesizeResult = z.infer<typeof synthesizeResult> & { words: Word[] };
 
 export interface SidecarErrorPayload {
   code: string;
