@@ -72,10 +72,13 @@ export function minCueMs(o: CueOptions): number {
   return Math.max(Math.ceil(1000 / o.fps), toMs(o.min_cue_duration ?? 0), 20);
 }
 
-// Costs for choosing cue boundaries inside a phrase (lower is better): fewest cues first, then
-// breaking after a comma rather than between plain words, then cues of similar length.
+// Costs for choosing cue boundaries inside a phrase (lower is better). As broadcast practice and
+// the issue order them: a break after a comma beats a break between plain words, even at the
+// price of one more cue ("…on television, | which was, by any measure, | an extraordinary…"
+// rather than "…on television, which | was, by any measure…"); then fewer cues; then cues of
+// similar length.
 const COST_CUE = 10_000;
-const COST_PLAIN_BREAK = 2_000;
+const COST_PLAIN_BREAK = 15_000;
 const COST_TOO_SHORT = 10_000_000;
 const PUNCTUATION_END = /\p{P}$/u;
 
