@@ -331,3 +331,21 @@ t.test('fuzz: every format has every cue, every word is in one', async (t) => {
   }
   t.same(bad.slice(0, 20), [], `${bad.length} problems`);
 });
+
+t.test('a phrase too long for one cue breaks at its commas, even at the price of one more cue', async (t) => {
+  const text =
+    'In 1969, about 600 million people watched the Moon landing live on television, which was, by any measure, an extraordinary moment in the history of broadcasting.';
+  // Even spacing, no pauses: only the cost of each break point decides where cues split.
+  const words: Word[] = [...text.matchAll(/[\p{L}\p{N}]+/gu)].map((m, i) => ({
+    word: m[0], start: i * 0.35, end: i * 0.35 + 0.3, char_start: m.index, char_end: m.index + m[0].length, source: 'test',
+  }));
+  const cues = buildCues(words, { duration: words.length * 0.35 + 0.5, text });
+  t.same(
+    cues.map((c) => c.lines.join(' ')),
+    [
+      'In 1969, about 600 million people watched the Moon landing live on television,',
+      'which was, by any measure,',
+      'an extraordinary moment in the history of broadcasting.',
+    ],
+  );
+});
