@@ -11,10 +11,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const say = (msg) => process.stderr.write(`setup: ${msg}\n`);
 const has = (cmd, args = ['-version']) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
 
-// 1. System packages: libespeak-ng (the CPU engine) and ffmpeg (subtitle checks, burn-in).
+// 1. System packages: libespeak-ng (the CPU engine), ffmpeg (subtitle checks, burn-in) and a font
+//    for libass to draw subtitles with in the burn-in test.
 const espeakLibs = ['/usr/lib/x86_64-linux-gnu/libespeak-ng.so.1', '/usr/lib/aarch64-linux-gnu/libespeak-ng.so.1', '/usr/lib/libespeak-ng.so.1'];
 const haveEspeak = espeakLibs.some((p) => existsSync(p)) || /libespeak-ng\.so\.1/.test(run('ldconfig', ['-p']));
-const missing = [...(haveEspeak ? [] : ['espeak-ng']), ...(has('ffmpeg') ? [] : ['ffmpeg'])];
+const haveFont = run('fc-list', []).trim() !== '';
+const missing = [...(haveEspeak ? [] : ['espeak-ng']), ...(has('ffmpeg') ? [] : ['ffmpeg']), ...(haveFont ? [] : ['fonts-dejavu-core'])];
 if (missing.length) {
   const asRoot = process.getuid?.() === 0;
   const sudo = !asRoot && has('sudo', ['-n', 'true']) ? ['sudo', '-n'] : null;
