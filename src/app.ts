@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { basename } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { contentTypeOf } from './tts/formats.js';
 import { ApiError, errorBody, type ErrorCode } from './errors.js';
 import type { Config } from './config.js';
@@ -42,6 +43,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    clientErrorHandler,
   });
   const { logger: _l, loggerInstance: _i, ...services } = deps;
   app.decorate('voicecue', services);
@@ -78,6 +80,30 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(ttsRoutes);
   await app.register(downloadRoutes);
   return app;
+}
+
+/**
+ * Requests Node's HTTP parser rejects before Fastify sees them (a bad Content-Length, headers too
+ * large, a request too slow) get the catalogue's JSON too, written straight to the socket.
+ */
+function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, message]: [ErrorCode, string] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? ['HEADERS_TOO_LARGE', 'the request headers are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ['REQUEST_TIMEOUT', 'the request took too long to arrive']
+        : ['MALFORMED_REQUEST', `the HTTP request is malformed (${err.code ?? 'parse error'})`];
+  const body = errorBody(code, message);
+  const json = JSON.stringify(body);
+  this.log.debug({ code: err.code }, 'malformed HTTP request');
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${body.statusCode} ${body.error}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+    );
+  }
+  socket.destroy();
 }
 
 /** Maps Fastify's own errors (body parsing, limits, content types) onto the catalogue. */

@@ -1,6 +1,7 @@
 // Every bad request gets a 4xx JSON error with a stable code; run against the fake worker.
 import t from 'tap';
 import { readdir } from 'node:fs/promises';
+import { connect, type AddressInfo } from 'node:net';
 import { newArtifactId } from '../../src/store/artifacts.js';
 import { testApp } from '../helpers.js';
 
@@ -118,4 +119,31 @@ t.test('conditional and range requests on downloads', async (t) => {
   t.equal(post.statusCode, 200, 'a POST ignores Range');
   t.equal(post.rawPayload.length, Number(post.headers['content-length']));
   t.ok(post.rawPayload.length > 44);
+});
+
+t.test('requests the HTTP parser rejects get catalogue JSON too', async (t) => {
+  const { app } = await testApp(t, { worker: 'fake' });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  const raw = (request: string) =>
+    new Promise<string>((resolve, reject) => {
+      let out = '';
+      const socket = connect(port, '127.0.0.1', () => socket.end(request));
+      socket.on('data', (c) => (out += c));
+      socket.on('close', () => resolve(out));
+      socket.on('error', reject);
+    });
+  const cases: [string, number, string][] = [
+    ['POST /tts HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}', 400, 'MALFORMED_REQUEST'],
+    [`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE'],
+  ];
+  for (const [request, status, code] of cases) {
+    const response = await raw(request);
+    t.match(response, new RegExp(`^HTTP/1.1 ${status} `), code);
+    t.match(response, /content-type: application\/json/i);
+    const body = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4));
+    t.same(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode']);
+    t.equal(body.code, code);
+    t.equal(body.statusCode, status);
+  }
 });
