@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { newReadiness } from './readiness.js';
 import { SidecarClient } from './sidecar/client.js';
 import { ArtifactStore } from './store/artifacts.js';
-import { runWarmup, sidecarPython } from './warmup/index.js';
+import { prepareInstallTarget, runWarmup } from './warmup/index.js';
 
 let config: Config;
 try {
@@ -22,7 +22,7 @@ await store.init();
 const readiness = newReadiness();
 readiness.warmup.state = 'running';
 
-const python = sidecarPython(config);
+const python = await prepareInstallTarget(config, process.env, log.child({ component: 'warmup' }));
 const sidecar = new SidecarClient({
   command: python.python,
   args: ['-m', 'voicecue_worker'],

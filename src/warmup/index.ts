@@ -9,7 +9,7 @@ import { DEFAULT_MANIFEST, manifestProblems, type PackageSpec } from './manifest
 import { checkSystem, probePython, type ProbeResult, type SystemChecks } from './probe.js';
 
 export { DEFAULT_MANIFEST, definePackage, manifestProblems, type PackageSpec } from './manifest.js';
-export { buildInstallCommand, redact, sidecarPython, type InstallCommand, type PythonSetup } from './install.js';
+export { buildInstallCommand, prepareInstallTarget, redact, sidecarPython, type InstallCommand, type PythonSetup } from './install.js';
 export { cudaVisibility, type CudaVisibility, type SystemChecks } from './probe.js';
 export { TEMP_PREFIX, type CleanupDirs, type CleanupEntry } from './cleanup.js';
 export { defaultDiskSpace, type DiskSpaceFn } from './disk.js';

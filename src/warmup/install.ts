@@ -10,12 +10,13 @@ import type { PackageSpec } from './manifest.js';
 /**
  * Where installs go and, therefore, which python and PYTHONPATH the sidecar must run with:
  * - venv: installTarget is a virtualenv (<target>/bin/python exists); its python is used for
- *   everything and pip installs into it. Create it with --system-site-packages on an image that
- *   bakes torch, so pip sees the baked packages instead of installing copies.
- * - target: installTarget is a plain folder (on a persistent volume, so the next cold start finds
- *   what was installed); pip gets --target and the folder goes on PYTHONPATH. pip --target ignores
- *   packages installed elsewhere, so a dependency the base image already has can be copied into the
- *   folder (and shadow the base copy); the probe reports such packages with copies > 1.
+ *   everything and pip installs into it. With install mode missing, prepareInstallTarget makes a
+ *   plain target folder such a venv, over the base python with --system-site-packages: pip then
+ *   sees what the image bakes (torch) and what earlier installs put there, and installs neither
+ *   again.
+ * - target: installTarget is a plain folder, read through PYTHONPATH (install mode never, or a
+ *   venv could not be made). pip --target ignores packages installed elsewhere and would fetch
+ *   every dependency again, copies of baked ones included; the probe reports copies > 1.
  * - env: no installTarget; pip installs into config.python's own environment.
  */
 export interface PythonSetup {
@@ -38,6 +39,28 @@ export function sidecarPython(
   const entries = (env.PYTHONPATH ?? '').split(delimiter).filter(Boolean);
   if (!entries.includes(target)) entries.push(target);
   return { python: config.python, env: { PYTHONPATH: entries.join(delimiter) }, mode: 'target', target };
+}
+
+/**
+ * In install mode missing, turns a plain target folder into a venv over the base python
+ * (--system-site-packages, --without-pip: the base's pip serves it), then returns the setup the
+ * sidecar and warmup use. Anything else, or a failure, leaves the setup as sidecarPython gives it.
+ */
+export async function prepareInstallTarget(
+  config: Pick<Config, 'python' | 'installTarget' | 'installMode'>,
+  env: Record<string, string | undefined>,
+  log: { warn(obj: object, msg: string): void },
+): Promise<PythonSetup> {
+  const setup = sidecarPython(config, env);
+  if (config.installMode !== 'missing' || setup.mode !== 'target' || !setup.target) return setup;
+  const made = await execa(config.python, ['-m', 'venv', '--system-site-packages', '--without-pip', setup.target], {
+    env, extendEnv: false, reject: false, timeout: 120_000, stdin: 'ignore', all: true,
+  });
+  if (made.failed) {
+    log.warn({ target: setup.target, output: lastLines(made.all ?? '', 5) }, 'warmup: could not make the install target a venv; installing with --target');
+    return setup;
+  }
+  return sidecarPython(config, env);
 }
 
 export interface InstallCommand {

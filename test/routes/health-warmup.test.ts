@@ -16,8 +16,13 @@ t.test('503 "warming" during warmup; a failed install leaves the service ready w
   const root = t.testdir();
   const wheels = join(root, 'wheels');
   await makeWheel(wheels, 'vc-fine', '1.0');
+  await makeWheel(wheels, 'vc-f5-broken', '1.0', { broken: true });
   const opts = await warmupOptions(root, {
-    manifest: [testPackage('vc-fine', { serves: ['espeak'] }), testPackage('vc-f5-missing', { serves: ['f5'] })],
+    manifest: [
+      testPackage('vc-fine', { serves: ['espeak'] }),
+      testPackage('vc-f5-broken', { serves: ['f5'] }),
+      testPackage('vc-whisperx-missing', { serves: ['whisperx'] }),
+    ],
     pipExtraArgs: ['--no-index', '--find-links', wheels],
   });
   readiness.warmup = { state: 'done', report: await runWarmup(opts) };
@@ -29,10 +34,12 @@ t.test('503 "warming" during warmup; a failed install leaves the service ready w
   t.equal(body.status, 'ready');
   t.equal(body.engines.espeak.available, true);
   t.equal(body.engines.f5.available, false);
-  t.match(body.engines.f5.reason, /^fake: f5 is not installed; warmup: missing vc-f5-missing .*No matching distribution found for vc-f5-missing/s);
+  // A wheel pip refuses, and one that does not exist: each reason reaches /health.
+  t.match(body.engines.f5.reason, /^fake: f5 is not installed; warmup: missing vc-f5-broken .*(invalid|BadZipFile|not a zip)/is);
   t.same(body.warmup.installed.map((p: { name: string }) => p.name), ['vc-fine']);
-  t.same(body.warmup.failed.map((p: { name: string }) => p.name), ['vc-f5-missing']);
+  t.same(body.warmup.failed.map((p: { name: string }) => p.name), ['vc-f5-broken', 'vc-whisperx-missing']);
   t.equal(body.warmup.capabilities.f5.available, false);
+  t.match(body.warmup.capabilities.whisperx.reason, /No matching distribution found for vc-whisperx-missing/);
   const tts = await app.inject({ method: 'POST', url: '/tts', payload: { text: 'still speaking' } });
   t.equal(tts.statusCode, 201, 'what is there still serves');
 });

@@ -1,9 +1,11 @@
+import { readdirSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
-import { runWarmup } from '../../src/warmup/index.js';
+import { prepareInstallTarget, runWarmup } from '../../src/warmup/index.js';
 import { makeWheel } from '../fixtures/warmup/wheels.js';
-import { hermeticEnv, testPackage as pkg, warmupOptions } from '../fixtures/warmup/options.js';
+import { hermeticEnv, recordingLog, testPackage as pkg, warmupOptions } from '../fixtures/warmup/options.js';
 
 t.test('a missing package is installed through pip into the target; the next warmup finds it', async (t) => {
   const root = t.testdir();
@@ -70,4 +72,41 @@ t.test('a venv target: pip installs into the venv and its python is the sidecar\
   t.match(report.installed, [{ name: 'vc-venvpkg', version: '0.1' }]);
   const again = await runWarmup(await warmupOptions(root, { installTarget: venv, manifest: [pkg('vc-venvpkg')] }));
   t.match(again.found, [{ name: 'vc-venvpkg', location: new RegExp(`^${venv}/lib/`) }]);
+});
+
+t.test('install mode missing makes a plain target a venv over the base python: no dependency is fetched twice', async (t) => {
+  const root = t.testdir();
+  const firstWheels = join(root, 'wheels-1');
+  const laterWheels = join(root, 'wheels-2');
+  await makeWheel(firstWheels, 'vc-base', '1.0');
+  // vc-top needs vc-base (installed by the first warmup) and numpy (the base python's): neither is offered now.
+  await makeWheel(laterWheels, 'vc-top', '1.0', { requires: ['vc-base', 'numpy'] });
+  const later = [pkg('vc-base'), pkg('vc-top', { needs: ['vc-base'] })];
+
+  const target = join(root, 'target');
+  const setup = await prepareInstallTarget({ python: 'python3', installTarget: target, installMode: 'missing' }, hermeticEnv(), recordingLog());
+  t.match(setup, { mode: 'venv', target, python: join(target, 'bin', 'python') });
+  const first = await runWarmup(await warmupOptions(root, { manifest: [pkg('vc-base')], pipExtraArgs: ['--no-index', '--find-links', firstWheels] }));
+  t.match(first.installed, [{ name: 'vc-base' }]);
+  const second = await runWarmup(await warmupOptions(root, { manifest: later, pipExtraArgs: ['--no-index', '--find-links', laterWheels] }));
+  t.same(second.found.map((p) => p.name), ['vc-base']);
+  t.match(second.installed, [{ name: 'vc-top' }]);
+  t.same(second.failed, []);
+  const site = await readdir(join(target, 'lib'));
+  const installed = await readdir(join(target, 'lib', site[0]!, 'site-packages'));
+  t.notOk(installed.some((name) => name.startsWith('numpy')), 'the base python\'s numpy was not copied in');
+
+  // The same with a plain --target folder fails: pip --target cannot see vc-base, nor numpy.
+  const plain = join(root, 'plain');
+  await runWarmup(await warmupOptions(root, { installTarget: plain, manifest: [pkg('vc-base')], pipExtraArgs: ['--no-index', '--find-links', firstWheels] }));
+  const blind = await runWarmup(await warmupOptions(root, { installTarget: plain, manifest: later, pipExtraArgs: ['--no-index', '--find-links', laterWheels] }));
+  t.match(blind.failed, [{ name: 'vc-top', reason: /No matching distribution found for (vc-base|numpy)/ }]);
+});
+
+t.test('other install modes leave the target as it is', async (t) => {
+  const root = t.testdir();
+  const target = join(root, 'target');
+  const setup = await prepareInstallTarget({ python: 'python3', installTarget: target, installMode: 'never' }, hermeticEnv(), recordingLog());
+  t.match(setup, { mode: 'target', target });
+  t.throws(() => readdirSync(target), 'nothing was created');
 });
