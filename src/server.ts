@@ -44,11 +44,12 @@ const sidecar = new SidecarClient({
   backoffMaxMs: config.restartBackoffMaxMs,
   log: log.child({ component: 'sidecar' }),
 });
-const startSidecar = () => sidecar.start().catch((err: Error) => log.error({ err: err.message }, 'sidecar failed to start'));
+// start() never rejects: a failing worker is retried, and /health says why meanwhile.
+const startSidecar = () => void sidecar.start();
 
 // With installs allowed, the worker must see what warmup installs, so it starts afterwards.
 // Otherwise warmup only reports, and the worker starts at once, while the HTTP layer loads.
-if (config.installMode === 'never') void startSidecar();
+if (config.installMode === 'never') startSidecar();
 runWarmup({ ...config, store, log: log.child({ component: 'warmup' }) })
   .then(
     (report) => void (readiness.warmup = { state: 'done', report }),
@@ -58,7 +59,7 @@ runWarmup({ ...config, store, log: log.child({ component: 'warmup' }) })
     },
   )
   .then(() => {
-    if (config.installMode === 'missing') void startSidecar();
+    if (config.installMode === 'missing') startSidecar();
   });
 
 // Imported late so that the worker's start overlaps the loading of Fastify and its plugins.
