@@ -8,7 +8,6 @@ import { DOWNLOAD_FORMATS, type DownloadFormat } from '../src/tts/formats.js';
 import { parseOrThrow } from '../src/tts/request.js';
 
 const formats = Object.keys(DOWNLOAD_FORMATS) as [DownloadFormat, ...DownloadFormat[]];
-// Subtitles and word files are for saving; the audio plays in place.
 const query = z.object({ format: z.enum(formats, { error: `must be one of: ${formats.join(', ')}` }).default('wav') });
 
 export default async function downloadRoutes(app: FastifyInstance): Promise<void> {
@@ -25,6 +24,7 @@ export default async function downloadRoutes(app: FastifyInstance): Promise<void
     } catch {
       throw new ApiError('NOT_FOUND', `result ${id} has no ${format} file`);
     }
+    // Subtitles and word files are for saving; the audio plays in place.
     const disposition = format === 'wav' ? 'inline' : 'attachment';
     return reply.header('content-disposition', `${disposition}; filename="${id}.${format}"`).sendFile(`${id}/${file}`);
   });

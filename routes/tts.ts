@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ApiError } from '../src/errors.js';
 import { parseOrThrow, ttsBodySchema } from '../src/tts/request.js';
 import { AUDIO_FILE, synthesize } from '../src/tts/synthesize.js';
-import { downloadUrls } from '../src/tts/formats.js';
+import { downloadPath, downloadUrls } from '../src/tts/formats.js';
 
 export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
   const schema = ttsBodySchema(app.voicecue.config.maxTextChars);
@@ -30,12 +30,13 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
         .header('x-voicecue-id', outcome.id)
         .header('x-voicecue-duration', String(outcome.duration))
         .header('content-disposition', `inline; filename="${outcome.id}.wav"`)
-        .header('location', `/download/${outcome.id}`)
+        .header('location', downloadPath(outcome.id))
         .send(createReadStream(path));
     }
-    return reply.code(201).header('location', `/download/${outcome.id}`).send({
+    const audioUrl = downloadPath(outcome.id);
+    return reply.code(201).header('location', audioUrl).send({
       ...rest,
-      audio_url: `/download/${outcome.id}`,
+      audio_url: audioUrl,
       downloads: downloadUrls(outcome.id, formats),
     });
   });

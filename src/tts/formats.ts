@@ -18,9 +18,12 @@ export function contentTypeOf(file: string): string {
   return BY_FILE.get(file) ?? 'application/octet-stream';
 }
 
+/** Where a result is downloaded: the audio by default, or one format. */
+export function downloadPath(id: string, format?: DownloadFormat): string {
+  return format ? `/download/${id}?format=${format}` : `/download/${id}`;
+}
+
 /** A download path for the audio and for each subtitle format written. */
 export function downloadUrls(id: string, formats: readonly Format[]): Record<string, string> {
-  const urls: Record<string, string> = { wav: `/download/${id}?format=wav` };
-  for (const format of formats) urls[format] = `/download/${id}?format=${format}`;
-  return urls;
+  return Object.fromEntries((['wav', ...formats] as const).map((f) => [f, downloadPath(id, f)]));
 }
