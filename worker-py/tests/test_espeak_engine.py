@@ -90,7 +90,7 @@ def test_resolve_voice(engine):
 
 def synth(engine, text, voice="en-us", speed=1.0):
     buf = bytearray()
-    n, words, chunks = engine.synthesize(text, tokenize(text), engine.resolve_voice(voice),
+    n, words, chunks = engine.speak(text, tokenize(text), engine.resolve_voice(voice),
                                          speed, buf.extend, None)
     assert len(buf) == 2 * n
     return n, words, chunks

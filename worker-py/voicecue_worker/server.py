@@ -195,7 +195,7 @@ class Server:
 
         t0 = time.perf_counter()
         with wav.WavWriter(p.output_path, engine.sample_rate) as w:
-            samples, words, chunks = engine.synthesize(p.text, spans, voice, p.speed, w.write, progress)
+            samples, words, chunks = engine.speak(p.text, spans, voice, p.speed, w.write, progress)
             if samples == 0 or not words:
                 raise RpcError(NO_SPEECH, "espeak produced no speech for this text")
             t1 = time.perf_counter()

@@ -38,7 +38,7 @@ from bisect import bisect_right
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..aligners.native import EV_END, EV_MSG_TERMINATED, EV_PHONEME, EV_WORD, WordTimer
-from ..errors import ENGINE_FAILED, UNKNOWN_VOICE, RpcError
+from ..errors import CANCELLED, ENGINE_FAILED, UNKNOWN_VOICE, RpcError
 from ..text import espeak_pieces, split_chunks
 
 log = logging.getLogger("voicecue.espeak")
@@ -188,6 +188,7 @@ class EspeakEngine:
         self._samples = 0
         self._events: List[Tuple[int, int, int, bool]] = []
         self._error: Optional[BaseException] = None
+        self._should_stop: Optional[Callable[[], bool]] = None
         self._cb = SYNTH_CALLBACK(self._callback)  # keep a reference for the library's lifetime
 
     # ---------------------------------------------------------------- loading
@@ -362,6 +363,9 @@ class EspeakEngine:
     # ---------------------------------------------------------------- synthesis
     def _callback(self, wav, numsamples, events):
         try:
+            if self._should_stop is not None and self._should_stop():
+                self._error = RpcError(CANCELLED, "synthesis was cancelled")
+                return 1  # espeak stops synthesis when the callback returns non-zero
             if numsamples > 0 and wav:
                 self._sink(ctypes.string_at(wav, numsamples * 2))
                 self._samples += numsamples
@@ -422,7 +426,7 @@ class EspeakEngine:
             events = [(a, b, c * n // top, d) for a, b, c, d in events]
         return events, n
 
-    def synthesize(
+    def speak(
         self,
         text: str,
         spans: Sequence[Tuple[int, int]],
@@ -430,6 +434,7 @@ class EspeakEngine:
         speed: float,
         sink: Callable[[bytes], None],
         progress: Optional[Callable[[int, int], None]] = None,
+        should_stop: Optional[Callable[[], bool]] = None,
     ) -> Tuple[int, List[dict], int]:
         """Synthesize ``text`` chunk by chunk into ``sink`` (native-endian 16-bit PCM).
 
@@ -449,6 +454,7 @@ class EspeakEngine:
         timer = WordTimer(text, spans)
         starts = [a for a, _ in spans]
         total = 0
+        self._should_stop = should_stop
         try:
             for k, (cs, ce) in enumerate(chunks):
                 first_word, end_word = bisect_right(ends, cs), bisect_right(starts, ce - 1)
@@ -467,5 +473,6 @@ class EspeakEngine:
         finally:
             self._sink = None
             self._events = []
+            self._should_stop = None
         words = timer.words(total, self.sample_rate)
         return total, words, len(chunks)
