@@ -117,6 +117,14 @@ def worker(data_dir):
     w.close()
 
 
+@pytest.fixture
+def gpu_worker(data_dir):
+    w = Worker(args=[sys.executable, "-m", "voicecue_worker", "--lane", "gpu"], env={"VOICECUE_DATA_DIR": str(data_dir)})
+    w.ready_event = w.ready()
+    yield w
+    w.close()
+
+
 @pytest.fixture(scope="module")
 def shared_worker(tmp_path_factory):
     d = tmp_path_factory.mktemp("shared-data")

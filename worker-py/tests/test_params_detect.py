@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from voicecue_worker import detect, params as P
-from voicecue_worker.aligners import whisperx
-from voicecue_worker.engines import f5
+from voicecue_worker.aligners.whisperx import WhisperxAligner
+from voicecue_worker.engines.f5 import F5Engine
 from voicecue_worker.errors import RpcError
 
 
@@ -58,6 +58,24 @@ def _stand_in(tmp_path, monkeypatch, *names):
         d.mkdir()
         (d / "__init__.py").write_text("raise ImportError('detection must not import %s')\n" % n)
     monkeypatch.syspath_prepend(str(tmp_path))
+
+
+class _Loaded:
+    """What a plug-in reports after load(): available False and its reason, in its lane."""
+
+    def __init__(self, cls):
+        self.cls = cls
+
+    def detect(self):
+        plugin = self.cls()
+        plugin.load()
+        info = plugin.info()
+        assert info["available"] is False and info["lane"] == "gpu", info
+        return {"available": info["available"], "reason": info["reason"]}
+
+
+f5 = _Loaded(F5Engine)
+whisperx = _Loaded(WhisperxAligner)
 
 
 def test_f5_and_whisperx_detection_reasons(tmp_path, monkeypatch):

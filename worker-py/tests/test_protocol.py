@@ -31,21 +31,30 @@ def test_ready_event_shape(worker):
     assert es["version"].startswith("1.")
     for code in ("en-us", "en-gb", "de", "fr", "cmn", "zh", "he", "ar"):
         assert code in es["voices"], code
-    f5 = r["engines"]["f5"]
-    assert f5["available"] is False and isinstance(f5["reason"], str) and f5["reason"]
-    assert r["aligners"]["native"] == {"available": True}
-    wx = r["aligners"]["whisperx"]
-    assert wx["available"] is False and wx["reason"]
+    assert es["lane"] == "cpu" and es["batch"] == 1 and "en-us" in es["languages"]
+    assert r["lane"] == "cpu" and set(r["engines"]) == {"espeak"}
+    assert r["aligners"] == {"native": {"available": True, "lane": "cpu", "batch": 1, "languages": None,
+                                        "kind": "engine", "engines": ["espeak"]}}
+    assert r["protocol"] == 1
+    assert r["methods"] == sorted(["ping", "capabilities", "tokenize", "cancel", "shutdown", "synthesize", "align"])
+    assert "CANCELLED" in r["errors"] and "INTERNAL" in r["errors"]
     v = r["versions"]
     assert v["python"] == "%d.%d.%d" % sys.version_info[:3]
     assert v["voicecue_worker"] == "0.1.0"
     assert v["espeak-ng"] == es["version"]
 
 
-def test_ready_reasons_name_missing_packages(worker):
+def test_gpu_lane_reports_f5_and_whisperx_with_reasons(gpu_worker):
+    r = gpu_worker.ready_event
+    assert r["lane"] == "gpu" and set(r["engines"]) == {"f5"} and set(r["aligners"]) == {"whisperx"}
+    for item in (r["engines"]["f5"], r["aligners"]["whisperx"]):
+        assert item["available"] is False and item["lane"] == "gpu" and item["reason"]
+
+
+def test_ready_reasons_name_missing_packages(gpu_worker):
     import importlib.util
 
-    r = worker.ready_event
+    r = gpu_worker.ready_event
     if importlib.util.find_spec("f5_tts") is None:
         assert r["engines"]["f5"]["reason"] == "python package f5_tts is not installed"
     if importlib.util.find_spec("whisperx") is None:
@@ -53,7 +62,7 @@ def test_ready_reasons_name_missing_packages(worker):
 
 
 def test_ping_and_capabilities(worker):
-    assert worker.call("ping") == {"pong": True, "pid": worker.proc.pid}
+    assert worker.call("ping") == {"pong": True, "pid": worker.proc.pid, "busy": []}
     caps = worker.call("capabilities")
     expected = dict(worker.ready_event)
     del expected["event"]
@@ -62,7 +71,7 @@ def test_ping_and_capabilities(worker):
 
 def test_string_ids_are_echoed(worker):
     reply, _ = worker.request("ping", rid="abc-1")
-    assert reply == {"id": "abc-1", "result": {"pong": True, "pid": worker.proc.pid}}
+    assert reply == {"id": "abc-1", "result": {"pong": True, "pid": worker.proc.pid, "busy": []}}
 
 
 def test_every_error_keeps_the_loop_alive(worker):
@@ -146,11 +155,12 @@ def test_unknown_voice(worker, data_dir):
     assert not os.listdir(data_dir)
 
 
-def test_f5_is_unavailable_with_reason(worker, data_dir):
-    reply, _ = worker.request("synthesize", {
-        "engine": "f5", "text": "hello", "output_path": str(data_dir / "f.wav")})
-    msg = assert_error(reply, "ENGINE_UNAVAILABLE")
-    assert msg == worker.ready_event["engines"]["f5"]["reason"]
+def test_f5_is_unavailable_with_reason(gpu_worker, worker, data_dir):
+    params = {"engine": "f5", "text": "hello", "output_path": str(data_dir / "f.wav")}
+    msg = assert_error(gpu_worker.request("synthesize", params)[0], "ENGINE_UNAVAILABLE")
+    assert msg == gpu_worker.ready_event["engines"]["f5"]["reason"]
+    msg = assert_error(worker.request("synthesize", params)[0], "ENGINE_UNAVAILABLE")
+    assert "cpu lane" in msg
     assert worker.call("ping")["pong"]
 
 
@@ -236,6 +246,8 @@ def test_espeak_missing_still_sends_ready(tmp_path):
         assert r["engines"]["espeak"] == {
             "available": False,
             "reason": "libespeak-ng.so.1 not found: install the espeak-ng package",
+            "lane": "cpu",
+            "batch": 1,
         }
         assert r["versions"]["espeak-ng"] is None
         reply, _ = w.request("synthesize", {"text": "hi", "output_path": str(tmp_path / "a.wav")})

@@ -6,7 +6,6 @@ import math
 import os
 from typing import Any, Optional
 
-from .engines import ENGINE_NAMES
 from .errors import INVALID_PARAMS, RpcError
 
 # The gateway passes its own limit, so both sides agree on what is too long.
@@ -28,6 +27,10 @@ class SynthesizeParams:
             setattr(self, k, kw[k])
 
 
+ENGINE_NAMES = ("espeak", "f5")
+ALIGNER_NAMES = ("native", "whisperx")
+
+
 def engine_name(params: Optional[dict]) -> str:
     if params is None:
         raise bad("params is required: an object with engine, text, output_path, ...")
@@ -39,8 +42,16 @@ def engine_name(params: Optional[dict]) -> str:
     return engine
 
 
-def synthesize(params: dict, engine: str) -> SynthesizeParams:
-    text = params.get("text")
+def job_id(params: Optional[dict]) -> Any:
+    rid = (params or {}).get("id")
+    if rid is None or isinstance(rid, bool) or not isinstance(rid, (int, str)):
+        raise bad("id must be the integer or string id of a request, got %s" % _show(rid))
+    return rid
+
+
+def text_param(params: Optional[dict]) -> str:
+    """The ``text`` of a request: a string within the limits, encodable as UTF-8."""
+    text = (params or {}).get("text")
     if text is None:
         raise bad("text is required")
     if not isinstance(text, str):
@@ -57,7 +68,11 @@ def synthesize(params: dict, engine: str) -> SynthesizeParams:
         text.encode("utf-8")
     except UnicodeEncodeError as e:
         raise bad("text contains an unpaired surrogate at offset %d" % e.start)
+    return text
 
+
+def synthesize(params: dict, engine: str) -> SynthesizeParams:
+    text = text_param(params)
     voice = _opt_str(params, "voice")
     language = _opt_str(params, "language")
 
@@ -83,18 +98,51 @@ def synthesize(params: dict, engine: str) -> SynthesizeParams:
     )
 
 
-def check_output_path(path: Any) -> str:
-    """Return the real path to write, or raise INVALID_PARAMS naming output_path."""
+class AlignParams:
+    __slots__ = ("aligner", "text", "audio_path", "language", "segments")
+
+    def __init__(self, **kw: Any):
+        for k in self.__slots__:
+            setattr(self, k, kw[k])
+
+
+def align(params: Optional[dict]) -> AlignParams:
+    if params is None:
+        raise bad("params is required: an object with aligner, text, audio_path, ...")
+    aligner = params.get("aligner")
+    if not isinstance(aligner, str) or aligner not in ALIGNER_NAMES:
+        raise bad("aligner must be one of %s, got %s" % (", ".join(ALIGNER_NAMES), _show(aligner)))
+    text = text_param(params)
+    audio = check_output_path(params.get("audio_path"), "audio_path")
+    if not os.path.isfile(audio):
+        raise bad("audio_path is not a file: %r" % params.get("audio_path"))
+    segments = params.get("segments")
+    if segments is not None:
+        if not isinstance(segments, list) or not all(_segment(s) for s in segments):
+            raise bad("segments must be a list of {char_start, char_end, start, end} objects")
+    return AlignParams(aligner=aligner, text=text, audio_path=audio,
+                       language=_opt_str(params, "language"), segments=segments)
+
+
+def _segment(s: Any) -> bool:
+    if not isinstance(s, dict):
+        return False
+    vals = [s.get(k) for k in ("char_start", "char_end", "start", "end")]
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in vals)
+
+
+def check_output_path(path: Any, name: str = "output_path") -> str:
+    """Return the real path (to write, or for audio_path to read), or raise INVALID_PARAMS naming it."""
     if path is None:
-        raise bad("output_path is required")
+        raise bad(name + " is required")
     if not isinstance(path, str) or not path:
-        raise bad("output_path must be a non-empty string, got %s" % _show(path))
+        raise bad(name + " must be a non-empty string, got %s" % _show(path))
     if "\0" in path:
-        raise bad("output_path contains a NUL character")
+        raise bad(name + " contains a NUL character")
     if not os.path.isabs(path):
-        raise bad("output_path must be absolute, got %r" % path)
+        raise bad(name + " must be absolute, got %r" % path)
     if path.endswith(os.sep) or os.path.basename(path) in ("", ".", ".."):
-        raise bad("output_path must name a file, got %r" % path)
+        raise bad(name + " must name a file, got %r" % path)
     real = os.path.realpath(path)
     root_env = os.environ.get(DATA_DIR_ENV)
     if root_env:
@@ -104,12 +152,12 @@ def check_output_path(path: Any) -> str:
         except ValueError:
             inside = False
         if not inside:
-            raise bad("output_path %r is outside the data directory %s (%s)" % (path, DATA_DIR_ENV, root))
+            raise bad(name + " %r is outside the data directory %s (%s)" % (path, DATA_DIR_ENV, root))
     parent = os.path.dirname(real)
     if not os.path.isdir(parent):
-        raise bad("output_path's directory does not exist: %r" % os.path.dirname(path))
+        raise bad(name + "'s directory does not exist: %r" % os.path.dirname(path))
     if os.path.isdir(real):
-        raise bad("output_path is a directory: %r" % path)
+        raise bad(name + " is a directory: %r" % path)
     return real
 
 

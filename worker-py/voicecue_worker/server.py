@@ -1,34 +1,34 @@
 """The stdio loop: JSON lines in on stdin, JSON lines out on a private dup of stdout.
 
-Protocol (one UTF-8 JSON object per line):
-  on start   {"event":"ready","pid":..,"engines":{..},"aligners":{..},"versions":{..}}
-  request    {"id":7,"method":"synthesize","params":{..}}
-  reply      {"id":7,"result":{..}}  or  {"id":7,"error":{"code":"..","message":".."}}
-  progress   {"id":7,"event":"progress","done":3,"total":9}
-Methods: ping, capabilities, synthesize, shutdown. Requests run one at a time, in order.
+One worker serves one lane (``--lane cpu`` or ``--lane gpu``; see plugins.py). The main thread
+reads requests and answers the cheap methods itself (ping, capabilities, tokenize, cancel,
+shutdown), so a busy worker still answers ``ping`` and ``cancel`` at once. Jobs (synthesize,
+align) go to one job thread and run one at a time, in order. The methods and error codes are
+listed in protocol.py; src/lanes/protocol.ts is the gateway's side of the same table.
 
-fd 1 is pointed at stderr right at start, so a stray print or a C library writing to
-stdout cannot corrupt the protocol; only ``ProtoWriter`` writes to the real stdout.
+fd 1 is pointed at stderr right at start, so a stray print or a C library writing to stdout
+cannot corrupt the protocol; only ``ProtoWriter`` writes to the real stdout.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
+import queue
 import signal
 import sys
 import threading
 import time
 from typing import Any, BinaryIO, Callable, Dict, Optional
 
-from . import __version__, aligners, params as P, wav
-from .engines import f5
-from .engines.espeak import EspeakEngine
+from . import __version__, params as P, protocol, text as T, wav
 from .errors import (
-    ENGINE_UNAVAILABLE, INTERNAL, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
+    CANCELLED, ENGINE_UNAVAILABLE, INTERNAL, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
     NO_SPEECH, PARSE_ERROR, RpcError,
 )
+from .plugins import LANES, Job, Registry, default_registry
 from .text import tokenize
 
 log = logging.getLogger("voicecue")
@@ -37,7 +37,8 @@ MAX_LINE = 8 * 1024 * 1024  # bytes, without the newline
 
 
 class ProtoWriter:
-    """The only writer of protocol lines: a whole line and a flush, under a lock."""
+    """The only writer of protocol lines: a whole line and a flush, under a lock (two threads
+    write: the reader's replies and the job thread's results and progress)."""
 
     def __init__(self, f: BinaryIO):
         self._f = f
@@ -58,64 +59,70 @@ def _reject_constant(name: str) -> Any:
 
 
 class Server:
-    def __init__(self, writer: ProtoWriter):
+    def __init__(self, writer: ProtoWriter, registry: Registry):
         self.writer = writer
+        self.registry = registry
         self.pid = os.getpid()
-        self.espeak = EspeakEngine()
-        self.f5_info: dict = {}
-        self.aligners: dict = {}
         self.stop = False
-        self.methods: Dict[str, Callable[[Any, Optional[dict]], dict]] = {
+        self.jobs: "queue.Queue[Optional[Job]]" = queue.Queue()
+        self.waiting: Dict[Any, Job] = {}  # sent to the job thread, not finished
+        self.running: Optional[Job] = None
+        self._job_lock = threading.Lock()
+        # Answered on the reader thread, even while a job runs.
+        self.control: Dict[str, Callable[[Any, Optional[dict]], dict]] = {
             "ping": self.m_ping,
             "capabilities": self.m_capabilities,
-            "synthesize": self.m_synthesize,
+            "tokenize": self.m_tokenize,
+            "cancel": self.m_cancel,
             "shutdown": self.m_shutdown,
         }
-
-    # ------------------------------------------------------------ start
-    def load(self) -> None:
-        self.espeak.load()
-        if self.espeak.available:
-            log.info("espeak ready %s (%d Hz, %d language codes)", self.espeak.version,
-                     self.espeak.sample_rate, len(self.espeak.languages))
-        self.f5_info = f5.detect()
-        if not self.f5_info.get("available"):
-            log.info("f5 unavailable: %s", self.f5_info.get("reason"))
-        self.aligners = aligners.detect()
-        for name, a in self.aligners.items():
-            if not a.get("available"):
-                log.info("%s aligner unavailable: %s", name, a.get("reason"))
+        # Run on the job thread, one at a time.
+        self.work: Dict[str, Callable[[Job, Optional[dict]], dict]] = {
+            "synthesize": self.m_synthesize,
+            "align": self.m_align,
+        }
+        assert set(self.control) | set(self.work) == set(protocol.METHODS)
+        self.job_thread = threading.Thread(target=self._run_jobs, name="jobs", daemon=True)
 
     def capabilities(self) -> dict:
+        versions = {"python": "%d.%d.%d" % sys.version_info[:3], "voicecue_worker": __version__}
+        for plugin in [*self.registry.engines.values(), *self.registry.aligners.values()]:
+            versions.update(getattr(plugin, "versions", lambda: {})())
         return {
             "pid": self.pid,
-            "engines": {"espeak": self.espeak.info(), "f5": dict(self.f5_info)},
-            "aligners": {k: dict(v) for k, v in self.aligners.items()},
-            "versions": {
-                "python": "%d.%d.%d" % sys.version_info[:3],
-                "voicecue_worker": __version__,
-                "espeak-ng": self.espeak.version,
-            },
+            "lane": self.registry.lane,
+            "protocol": protocol.VERSION,
+            "methods": sorted(protocol.METHODS),
+            "errors": list(protocol.ERRORS),
+            **self.registry.info(),
+            "versions": versions,
         }
 
     # ------------------------------------------------------------ loop
     def serve(self, stdin: BinaryIO) -> int:
-        while not self.stop:
-            line = stdin.readline(MAX_LINE + 1)
-            if not line:
-                log.info("stdin closed, exiting")
-                return 0
-            if len(line) > MAX_LINE and not (len(line) == MAX_LINE + 1 and line.endswith(b"\n")):
-                size = len(line)
-                while not line.endswith(b"\n"):  # skip the rest of the line
-                    line = stdin.readline(1 << 20)
-                    if not line:
-                        break
-                    size += len(line)
-                self.error(None, PARSE_ERROR, "request line too long: more than %d bytes" % MAX_LINE)
-                log.warning("skipped a request line of %d+ bytes", size)
-                continue
-            self.handle_line(line)
+        self.job_thread.start()
+        try:
+            while not self.stop:
+                line = stdin.readline(MAX_LINE + 1)
+                if not line:
+                    log.info("stdin closed, exiting")
+                    break
+                if len(line) > MAX_LINE and not (len(line) == MAX_LINE + 1 and line.endswith(b"\n")):
+                    size = len(line)
+                    while not line.endswith(b"\n"):  # skip the rest of the line
+                        line = stdin.readline(1 << 20)
+                        if not line:
+                            break
+                        size += len(line)
+                    self.error(None, PARSE_ERROR, "request line too long: more than %d bytes" % MAX_LINE)
+                    log.warning("skipped a request line of %d+ bytes", size)
+                    continue
+                self.handle_line(line)
+        finally:
+            # Jobs already accepted finish (the gateway stops a worker only once it is idle);
+            # a hung one is ended by the gateway's SIGTERM.
+            self.jobs.put(None)
+            self.job_thread.join()
         return 0
 
     def handle_line(self, raw: bytes) -> None:
@@ -143,17 +150,27 @@ class Server:
         if not isinstance(method, str) or not method:
             self.error(rid, INVALID_REQUEST, "request has no method")
             return
-        handler = self.methods.get(method)
-        if handler is None:
-            self.error(rid, METHOD_NOT_FOUND, "unknown method %r (known: %s)"
-                       % (method[:100], ", ".join(sorted(self.methods))))
-            return
         params = msg.get("params")
+        if method not in protocol.METHODS:
+            self.error(rid, METHOD_NOT_FOUND, "unknown method %r (known: %s)"
+                       % (method[:100], ", ".join(sorted(protocol.METHODS))))
+            return
         if params is not None and not isinstance(params, dict):
             self.error(rid, INVALID_PARAMS, "params must be an object")
             return
+        if method in self.work:
+            job = Job(rid, self.writer.send)
+            job.method, job.params = method, params
+            with self._job_lock:
+                if rid is not None:
+                    self.waiting[rid] = job
+            self.jobs.put(job)
+            return
+        self.reply(rid, lambda: self.control[method](rid, params), method)
+
+    def reply(self, rid: Any, call: Callable[[], dict], method: str) -> None:
         try:
-            result = handler(rid, params)
+            result = call()
         except RpcError as e:
             self.error(rid, e.code, e.message)
             return
@@ -166,56 +183,82 @@ class Server:
     def error(self, rid: Any, code: str, message: str) -> None:
         self.writer.send({"id": rid, "error": {"code": code, "message": message}})
 
-    # ------------------------------------------------------------ methods
+    def _run_jobs(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            with self._job_lock:
+                self.running = job
+            try:
+                if job.cancelled.is_set():  # cancelled while it waited: never runs
+                    self.error(job.id, CANCELLED, "the job was cancelled before it started")
+                else:
+                    self.reply(job.id, lambda: self.work[job.method](job, job.params), job.method)
+            finally:
+                with self._job_lock:
+                    self.running = None
+                    self.waiting.pop(job.id, None)
+
+    # ------------------------------------------------------------ control methods
     def m_ping(self, rid: Any, params: Optional[dict]) -> dict:
-        return {"pong": True, "pid": self.pid}
+        with self._job_lock:
+            busy = [self.running.id] if self.running is not None else []
+        return {"pong": True, "pid": self.pid, "busy": busy}
 
     def m_capabilities(self, rid: Any, params: Optional[dict]) -> dict:
         return self.capabilities()
+
+    def m_tokenize(self, rid: Any, params: Optional[dict]) -> dict:
+        text = P.text_param(params)
+        return {"spans": [list(s) for s in tokenize(text)], "content": list(T.content_span(text))}
+
+    def m_cancel(self, rid: Any, params: Optional[dict]) -> dict:
+        target = P.job_id(params)
+        with self._job_lock:
+            job = self.waiting.get(target)
+            if job is not None:
+                job.cancelled.set()
+        if job is not None:
+            log.info("cancel id=%s (%s)", target, "running" if job is self.running else "waiting")
+        return {"cancelled": job is not None}
 
     def m_shutdown(self, rid: Any, params: Optional[dict]) -> dict:
         self.stop = True
         return {"ok": True}
 
-    def m_synthesize(self, rid: Any, params: Optional[dict]) -> dict:
-        engine_name = P.engine_name(params)
-        if engine_name == "f5":
-            raise RpcError(ENGINE_UNAVAILABLE, self.f5_info.get("reason") or "f5 is not available")
-        engine = self.espeak
+    # ------------------------------------------------------------ jobs
+    def m_synthesize(self, job: Job, params: Optional[dict]) -> dict:
+        name = P.engine_name(params)
+        engine = self.registry.engines.get(name)
+        if engine is None:
+            raise RpcError(ENGINE_UNAVAILABLE, "engine %s does not run in the %s lane" % (name, self.registry.lane))
         if not engine.available:
-            raise RpcError(ENGINE_UNAVAILABLE, engine.reason or "espeak is not available")
-        p = P.synthesize(params, engine_name)
+            raise RpcError(ENGINE_UNAVAILABLE, engine.reason or "%s is not available" % name)
+        p = P.synthesize(params, name)
         spans = tokenize(p.text)
         if not spans:
             raise RpcError(NO_SPEECH, "text has no words to speak (only punctuation or spaces)")
-        voice = engine.resolve_voice(p.voice or p.language or "en-us")
+        result = engine.synthesize(p.text, spans, p, p.output_path, job)
+        return {"engine": name, **result, "words": result["words"] if p.word_timings else []}
 
-        def progress(done: int, total: int) -> None:
-            self.writer.send({"id": rid, "event": "progress", "done": done, "total": total})
-
+    def m_align(self, job: Job, params: Optional[dict]) -> dict:
+        p = P.align(params)
+        aligner = self.registry.aligners.get(p.aligner)
+        if aligner is None:
+            raise RpcError(ENGINE_UNAVAILABLE, "aligner %s does not run in the %s lane" % (p.aligner, self.registry.lane))
+        if not aligner.available:
+            raise RpcError(ENGINE_UNAVAILABLE, aligner.reason or "%s is not available" % p.aligner)
+        if aligner.kind != "audio":
+            raise RpcError(INVALID_PARAMS, "aligner %s times only its engine's own speech (%s), through synthesize"
+                           % (p.aligner, ", ".join(aligner.engines)))
+        spans = tokenize(p.text)
+        if not spans:
+            raise RpcError(NO_SPEECH, "text has no words to align (only punctuation or spaces)")
         t0 = time.perf_counter()
-        with wav.WavWriter(p.output_path, engine.sample_rate) as w:
-            samples, words, chunks = engine.speak(p.text, spans, voice, p.speed, w.write, progress)
-            if samples == 0 or not words:
-                raise RpcError(NO_SPEECH, "espeak produced no speech for this text")
-            t1 = time.perf_counter()
-            w.commit()
-        t2 = time.perf_counter()
-        sr = engine.sample_rate
-        log.info("synthesize id=%s espeak %s %d chars -> %.2f s audio, %d words, %d chunks, %.1f ms",
-                 rid, voice.canonical, len(p.text), samples / sr, len(words), chunks, (t2 - t0) * 1000)
-        return {
-            "engine": "espeak",
-            "voice": voice.canonical,
-            "sample_rate": sr,
-            "samples": samples,
-            "duration": round(samples / sr, 3),
-            "words": words if p.word_timings else [],
-            "timings_ms": {
-                "synthesize": round((t1 - t0) * 1000, 1),
-                "write": round((t2 - t1) * 1000, 1),
-            },
-        }
+        words = aligner.align(p.audio_path, p.text, spans, p.language, p.segments, job)
+        return {"aligner": p.aligner, "words": words,
+                "timings_ms": {"align": round((time.perf_counter() - t0) * 1000, 1)}}
 
 
 # ---------------------------------------------------------------- process setup
@@ -246,19 +289,21 @@ def setup_logging() -> None:
                         level=getattr(logging, level, logging.INFO))
 
 
-def main() -> int:
+def main(argv: Optional[list] = None) -> int:
     t0 = time.perf_counter()
+    parser = argparse.ArgumentParser(prog="python -m voicecue_worker")
+    parser.add_argument("--lane", choices=LANES, default=os.environ.get("VOICECUE_LANE") or "cpu")
+    args = parser.parse_args(argv)
     writer = setup_stdio()
     setup_logging()
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    server = Server(writer)
+    registry = default_registry(args.lane)
+    server = Server(writer, registry)
     try:
-        server.load()
-        ready = {"event": "ready"}
-        ready.update(server.capabilities())
-        writer.send(ready)
-        log.info("ready pid=%d in %.0f ms", server.pid, (time.perf_counter() - t0) * 1000)
+        registry.load(log)
+        writer.send({"event": "ready", **server.capabilities()})
+        log.info("ready lane=%s pid=%d in %.0f ms", args.lane, server.pid, (time.perf_counter() - t0) * 1000)
         return server.serve(sys.stdin.buffer)
     except BrokenPipeError:
         log.info("stdout closed, exiting")

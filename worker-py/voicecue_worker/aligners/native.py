@@ -21,6 +21,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import List, Optional, Sequence, Tuple
 
+from ..plugins import Aligner
+
 EV_WORD = 1
 EV_SENTENCE = 2
 EV_END = 5
@@ -222,3 +224,18 @@ def _split_by_length(spans, s: int, e: int) -> List[Tuple[int, int]]:
         out.append((pos, nxt))
         pos = nxt
     return out
+
+
+
+class NativeAligner(Aligner):
+    """The engine's own word events, read while it speaks (``WordTimer``). It times only that
+    engine's audio, so it has no ``align`` of its own: the pipeline takes its words from
+    ``synthesize``."""
+
+    name = "native"
+    lane = "cpu"
+    kind = "engine"
+    engines = ("espeak",)
+
+    def load(self) -> None:
+        self.available, self.reason = True, None

@@ -1,14 +1,16 @@
-"""WhisperX forced alignment: availability detection only in this version."""
+"""WhisperX forced alignment (gpu lane): detected here; the alignment itself comes with the
+WhisperX issue."""
 
 from __future__ import annotations
 
 from .. import detect as _detect
+from ..plugins import Aligner
 
 
-def detect() -> dict:
-    reason = _detect.missing_reason("whisperx", "torch")
-    if reason is None:
-        reason = _detect.cuda_reason()
-    if reason is None:
-        reason = "whisperx is installed but the whisperx aligner is not implemented in this sidecar version"
-    return {"available": False, "reason": reason}
+class WhisperxAligner(Aligner):
+    name = "whisperx"
+    lane = "gpu"
+
+    def load(self) -> None:
+        reason = _detect.missing_reason("whisperx", "torch") or _detect.cuda_reason()
+        self.reason = reason or "whisperx is installed but the whisperx aligner is not implemented in this worker version"

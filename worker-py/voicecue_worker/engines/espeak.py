@@ -34,11 +34,14 @@ import logging
 import os
 import re
 import struct
+import time
 from bisect import bisect_right
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..aligners.native import EV_END, EV_MSG_TERMINATED, EV_PHONEME, EV_WORD, WordTimer
-from ..errors import CANCELLED, ENGINE_FAILED, UNKNOWN_VOICE, RpcError
+from .. import wav
+from ..errors import CANCELLED, ENGINE_FAILED, NO_SPEECH, UNKNOWN_VOICE, RpcError
+from ..plugins import Engine, Job
 from ..text import espeak_pieces, split_chunks
 
 log = logging.getLogger("voicecue.espeak")
@@ -166,12 +169,12 @@ class Voice:
         self.set_name = set_name  # passed to espeak_SetVoiceByName: "gmw/en-US+f3"
 
 
-class EspeakEngine:
+class EspeakEngine(Engine):
     name = "espeak"
+    lane = "cpu"
 
     def __init__(self) -> None:
-        self.available = False
-        self.reason: Optional[str] = None
+        super().__init__()
         self.version: Optional[str] = None
         self.sample_rate = 0
         self.lib = None
@@ -232,6 +235,8 @@ class EspeakEngine:
             log.warning("espeak unavailable: %s", self.reason)
             return self
         self.available = True
+        self.reason = None
+        log.info("espeak ready %s (%d Hz, %d language codes)", self.version, sr, len(self.languages))
         return self
 
     @staticmethod
@@ -295,15 +300,14 @@ class EspeakEngine:
         # every language code that selects a voice: primaries (en-us) and others (en, zh, fr)
         self.languages = sorted(set(self._by_primary) | set(self._by_other))
 
-    def info(self) -> dict:
-        if not self.available:
-            return {"available": False, "reason": self.reason}
-        return {
-            "available": True,
-            "sample_rate": self.sample_rate,
-            "version": self.version,
-            "voices": list(self.languages),
-        }
+    def language_codes(self) -> List[str]:
+        return list(self.languages)
+
+    def versions(self) -> dict:
+        return {"espeak-ng": self.version}
+
+    def details(self) -> dict:
+        return {"sample_rate": self.sample_rate, "version": self.version, "voices": list(self.languages)}
 
     # ---------------------------------------------------------------- voices
     def resolve_voice(self, spec: str) -> Voice:
@@ -476,3 +480,26 @@ class EspeakEngine:
             self._should_stop = None
         words = timer.words(total, self.sample_rate)
         return total, words, len(chunks)
+
+    # ---------------------------------------------------------------- the Engine interface
+    def synthesize(self, text, spans, params, out_path: str, job: Job) -> dict:
+        voice = self.resolve_voice(params.voice or params.language or "en-us")
+        t0 = time.perf_counter()
+        with wav.WavWriter(out_path, self.sample_rate) as w:
+            samples, words, chunks = self.speak(text, spans, voice, params.speed, w.write, job.progress, job.should_stop)
+            if samples == 0 or not words:
+                raise RpcError(NO_SPEECH, "espeak produced no speech for this text")
+            t1 = time.perf_counter()
+            w.commit()
+        t2 = time.perf_counter()
+        sr = self.sample_rate
+        log.info("synthesize id=%s espeak %s %d chars -> %.2f s audio, %d words, %d chunks, %.1f ms",
+                 job.id, voice.canonical, len(text), samples / sr, len(words), chunks, (t2 - t0) * 1000)
+        return {
+            "voice": voice.canonical,
+            "sample_rate": sr,
+            "samples": samples,
+            "duration": round(samples / sr, 3),
+            "words": words,
+            "timings_ms": {"synthesize": round((t1 - t0) * 1000, 1), "write": round((t2 - t1) * 1000, 1)},
+        }
