@@ -17,25 +17,12 @@ const espeakLibs = ['/usr/lib/x86_64-linux-gnu/libespeak-ng.so.1', '/usr/lib/aar
 const haveEspeak = espeakLibs.some((p) => existsSync(p)) || /libespeak-ng\.so\.1/.test(run('ldconfig', ['-p']));
 const haveFont = run('fc-list', []).trim() !== '';
 const missing = [...(haveEspeak ? [] : ['espeak-ng']), ...(has('ffmpeg') ? [] : ['ffmpeg']), ...(haveFont ? [] : ['fonts-dejavu-core'])];
-if (missing.length) {
-  const asRoot = process.getuid?.() === 0;
-  const sudo = !asRoot && has('sudo', ['-n', 'true']) ? ['sudo', '-n'] : null;
-  if (!asRoot && !sudo) {
-    say(`missing system packages: ${missing.join(', ')}. Install them with: sudo apt-get install -y ${missing.join(' ')}`);
-    process.exit(1);
-  }
-  say(`installing ${missing.join(', ')} with apt-get`);
-  const apt = (args) => execFileSync(sudo ? sudo[0] : 'apt-get', sudo ? [...sudo.slice(1), 'apt-get', ...args] : args, {
-    stdio: 'inherit',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
-  apt(['update', '-qq']);
-  apt(['install', '-y', '-qq', '--no-install-recommends', ...missing]);
-}
+if (missing.length) aptInstall(missing);
 
-// 2. Python 3.11+ for the worker.
+// 2. Python 3.11+ for the worker. The service runs the worker with this python; it needs nothing
+//    beyond the standard library.
 const python = process.env.VOICECUE_PYTHON || 'python3';
-const version = run(python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])']).trim();
+const [version = '', basePython = ''] = run(python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2]); print(sys._base_executable)']).trim().split('\n');
 const [major, minor] = version.split('.').map(Number);
 if (!(major === 3 && minor >= 11)) {
   say(`the worker needs Python 3.11 or newer; "${python}" is ${version || 'not found'} (set VOICECUE_PYTHON to another interpreter)`);
@@ -50,6 +37,57 @@ if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== hash) {
   say('installing npm packages (npm ci)');
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   writeFileSync(stamp, hash);
+}
+
+// 4. The tests' Python packages (pytest, numpy; worker-py/requirements-dev.txt) in a virtualenv,
+//    .venv: Debian's python3 is externally managed, so pip installs only into a venv. Reinstalled
+//    only when that file (or the python's version) changed since the last install. Made over the
+//    base interpreter of the python above (itself, unless that is a venv, .venv's own included).
+const venv = join(root, '.venv');
+const venvPython = join(venv, 'bin', 'python');
+const requirements = join(root, 'worker-py', 'requirements-dev.txt');
+const venvStamp = join(venv, '.voicecue-setup');
+const venvHash = createHash('sha256').update(readFileSync(requirements)).update(`\0python ${version}`).digest('hex');
+if (!existsSync(venvPython) || !existsSync(venvStamp) || readFileSync(venvStamp, 'utf8') !== venvHash) {
+  if (spawnSync(venvPython, ['-m', 'pip', '--version'], { stdio: 'ignore' }).status !== 0) makeVenv(basePython || python);
+  say('installing the tests\' Python packages into .venv (worker-py/requirements-dev.txt)');
+  execFileSync(venvPython, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-q', '-r', requirements], { cwd: root, stdio: 'inherit' });
+  writeFileSync(venvStamp, venvHash);
+}
+
+/** python -m venv; where ensurepip is missing (Debian without python3-venv), apt-get it and retry. */
+function makeVenv(base) {
+  say(`creating .venv with ${base}`);
+  let made = spawnSync(base, ['-m', 'venv', '--clear', venv], { encoding: 'utf8' });
+  const output = `${made.stdout ?? ''}${made.stderr ?? ''}`;
+  if (made.status !== 0 && /ensurepip/.test(output)) {
+    // Python's own message names the package ("apt install python3.11-venv").
+    const pkg = /apt(?:-get)? install (python3[\d.]*-venv)/.exec(output)?.[1] ?? 'python3-venv';
+    say(`${base} has no ensurepip (venv needs it)`);
+    aptInstall([pkg]);
+    made = spawnSync(base, ['-m', 'venv', '--clear', venv], { encoding: 'utf8' });
+  }
+  if (made.status !== 0) {
+    say(`could not create .venv with ${base}:\n${`${made.stdout ?? ''}${made.stderr ?? ''}`.trim()}`);
+    process.exit(1);
+  }
+}
+
+/** apt-get install as root or with password-less sudo; otherwise stop and name the command. */
+function aptInstall(packages) {
+  const asRoot = process.getuid?.() === 0;
+  const sudo = !asRoot && has('sudo', ['-n', 'true']) ? ['sudo', '-n'] : null;
+  if (!asRoot && !sudo) {
+    say(`missing system packages: ${packages.join(', ')}. Install them with: sudo apt-get install -y ${packages.join(' ')}`);
+    process.exit(1);
+  }
+  say(`installing ${packages.join(', ')} with apt-get`);
+  const apt = (args) => execFileSync(sudo ? sudo[0] : 'apt-get', sudo ? [...sudo.slice(1), 'apt-get', ...args] : args, {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  apt(['update', '-qq']);
+  apt(['install', '-y', '-qq', '--no-install-recommends', ...packages]);
 }
 
 function run(cmd, args) {

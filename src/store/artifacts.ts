@@ -47,22 +47,36 @@ export class ArtifactStore {
     await mkdir(this.stagingDir, { recursive: true });
   }
 
-  /** A fresh id with an empty staging folder; mkdir without recursive fails if the id ever existed. */
+  /**
+   * A fresh id with an empty staging folder; mkdir without recursive fails if the id ever existed.
+   * A staging folder someone deleted (a cleanup, an operator) is made again, not a failed request.
+   */
   async stage(): Promise<{ id: string; dir: string }> {
-    for (;;) {
+    for (let recreated = 0; ; ) {
       const id = newArtifactId();
       const dir = join(this.stagingDir, id);
       try {
         await mkdir(dir);
         return { id, dir };
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' && recreated++ < 3) await mkdir(this.stagingDir, { recursive: true });
+        else if (code !== 'EEXIST') throw err;
       }
     }
   }
 
+  /** Moves a complete staging folder into place; an artifacts folder someone deleted is made again. */
   async publish(id: string): Promise<void> {
-    await rename(join(this.stagingDir, assertId(id)), join(this.artifactsDir, id));
+    const from = join(this.stagingDir, assertId(id));
+    const to = join(this.artifactsDir, id);
+    try {
+      await rename(from, to);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(this.artifactsDir, { recursive: true });
+      await rename(from, to);
+    }
   }
 
   async discard(id: string): Promise<void> {

@@ -1,8 +1,7 @@
-import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config.js';
 import type { ArtifactStore } from '../store/artifacts.js';
-import { cleanup, type CleanupDirs, type CleanupEntry } from './cleanup.js';
+import { cleanup, voicecueTempDir, type CleanupDirs, type CleanupEntry } from './cleanup.js';
 import { checkRoom, defaultDiskSpace, formatBytes, type DiskSpaceFn } from './disk.js';
 import { installPackage, redact, sidecarPython } from './install.js';
 import { DEFAULT_MANIFEST, manifestProblems, type PackageSpec } from './manifest.js';
@@ -11,7 +10,7 @@ import { checkSystem, probePython, type ProbeResult, type SystemChecks } from '.
 export { DEFAULT_MANIFEST, definePackage, manifestProblems, type PackageSpec } from './manifest.js';
 export { buildInstallCommand, prepareInstallTarget, redact, sidecarPython, type InstallCommand, type PythonSetup } from './install.js';
 export { cudaVisibility, type CudaVisibility, type SystemChecks } from './probe.js';
-export { TEMP_PREFIX, type CleanupDirs, type CleanupEntry } from './cleanup.js';
+export { TEMP_PREFIX, voicecueTempDir, type CleanupDirs, type CleanupEntry } from './cleanup.js';
 export { defaultDiskSpace, type DiskSpaceFn } from './disk.js';
 
 /** pino and Fastify's logger fit this. */
@@ -113,7 +112,7 @@ export async function runWarmup(opts: WarmupOptions): Promise<WarmupReport> {
         cleanedUp = true;
         log.warn({ package: pkg.name, free: room.free, needed: room.needed }, 'warmup: low on disk, cleaning up');
         report.cleaned = await cleanup({
-          python: setup.python, env: { ...env, ...setup.env }, dataDir: opts.dataDir, artifactTtlMs: opts.artifactTtlMs, store: opts.store, dirs: opts.cleanupDirs,
+          python: setup.python, env: { ...env, ...setup.env }, dataDir: opts.dataDir, installTarget: opts.installTarget, artifactTtlMs: opts.artifactTtlMs, store: opts.store, dirs: opts.cleanupDirs,
         }).catch((err: Error) => {
           log.warn({ err: err.message }, 'warmup: cleanup failed');
           return [];
@@ -144,7 +143,7 @@ export async function runWarmup(opts: WarmupOptions): Promise<WarmupReport> {
       continue;
     }
     const result = await installPackage(pkg, setup, {
-      env, log, extraArgs: opts.pipExtraArgs ?? [], tmpRoot: opts.cleanupDirs?.tmp ?? tmpdir(), timeoutMs: opts.installTimeoutMs ?? 90 * 60_000,
+      env, log, extraArgs: opts.pipExtraArgs ?? [], tmpRoot: opts.cleanupDirs?.tmp ?? voicecueTempDir(), timeoutMs: opts.installTimeoutMs ?? 90 * 60_000,
     });
     if (result.ok) report.installed.push({ name: pkg.name, version: result.version, elapsedMs: result.elapsedMs });
     else report.failed.push({ name: pkg.name, reason: result.reason, elapsedMs: result.elapsedMs });

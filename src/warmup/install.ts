@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import type { Config } from '../config.js';
-import { TEMP_PREFIX } from './cleanup.js';
+import { ensureTempDir, TEMP_PREFIX } from './cleanup.js';
 import type { PackageSpec } from './manifest.js';
 
 /**
@@ -60,7 +60,31 @@ export async function prepareInstallTarget(
     log.warn({ target: setup.target, output: lastLines(made.all ?? '', 5) }, 'warmup: could not make the install target a venv; installing with --target');
     return setup;
   }
-  return sidecarPython(config, env);
+  const venv = sidecarPython(config, env);
+  await chainBaseVenv(config.python, venv.python, env).catch((err: Error) => {
+    log.warn({ target: setup.target, err: err.message }, 'warmup: the base python is a venv whose packages the install target cannot see');
+  });
+  return venv;
+}
+
+const SITE_DIRS_SCRIPT = String.raw`
+import json, sys, sysconfig
+paths = [sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
+print(json.dumps(list(dict.fromkeys(paths)) if sys.prefix != sys.base_prefix else []))
+`;
+
+/**
+ * venv builds a new environment over the base interpreter of the one it runs in, so a venv made
+ * from a venv python (a project's .venv, an image's /opt/venv) would not see that venv's packages,
+ * --system-site-packages or not. A .pth file in the new venv's site-packages adds them, after its
+ * own, so pip there sees them as installed too.
+ */
+async function chainBaseVenv(basePython: string, venvPython: string, env: Record<string, string | undefined>): Promise<void> {
+  const opts = { env, extendEnv: false, timeout: 30_000, stdin: 'ignore' } as const;
+  const dirs = JSON.parse((await execa(basePython, ['-c', SITE_DIRS_SCRIPT], opts)).stdout.trim().split('\n').pop() ?? '[]') as string[];
+  if (dirs.length === 0) return;
+  const site = (await execa(venvPython, ['-c', 'import sysconfig; print(sysconfig.get_path("purelib"))'], opts)).stdout.trim().split('\n').pop() ?? '';
+  await writeFile(join(site, 'voicecue-base-venv.pth'), `${dirs.join('\n')}\n`);
 }
 
 export interface InstallCommand {
@@ -86,8 +110,9 @@ export interface StepResult {
 }
 
 /**
- * Runs pip with its TMPDIR in a voicecue-prefixed folder: removed afterwards, and if the gateway
- * dies mid-build the next warmup's cleanup recognises the leftovers as ours.
+ * Runs pip with its TMPDIR in a voicecue-prefixed folder inside voicecue's own temp folder
+ * (tmpRoot, created when missing): removed afterwards, and if the gateway dies mid-build the next
+ * warmup's cleanup finds the leftovers there.
  */
 export async function runInstall(
   cmd: InstallCommand,
@@ -95,7 +120,7 @@ export async function runInstall(
   tmpRoot: string,
   timeoutMs: number,
 ): Promise<StepResult> {
-  const tmp = await mkdtemp(join(tmpRoot, `${TEMP_PREFIX}pip-`));
+  const tmp = await mkdtemp(join(await ensureTempDir(tmpRoot), `${TEMP_PREFIX}pip-`));
   try {
     const [file, ...args] = cmd.argv as [string, ...string[]];
     const result = await execa(file, args, {

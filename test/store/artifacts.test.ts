@@ -1,8 +1,9 @@
 import t from 'tap';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArtifactStore, isArtifactId, newArtifactId } from '../../src/store/artifacts.js';
-import { tempDir } from '../helpers.js';
+
+const tempDir = async (t: { testdir(): string }) => t.testdir();
 
 t.test('ids are well-formed, distinct, and carry their birth time', async (t) => {
   const ids = new Set(Array.from({ length: 2000 }, () => newArtifactId()));
@@ -51,4 +52,31 @@ t.test('sweeping removes expired results and stale staging, nothing else', async
   t.same(result, { removed: 2, bytes: 1000 });
   t.same((await readdir(store.artifactsDir)).sort(), [fresh, 'not-an-id'].sort());
   t.same(await readdir(store.stagingDir), [activeStaging]);
+});
+
+t.test('a staging folder someone deleted is made again: stage() still works', async (t) => {
+  const store = new ArtifactStore(await tempDir(t));
+  await store.init();
+  await rm(store.stagingDir, { recursive: true, force: true });
+  const a = await store.stage();
+  t.same(await readdir(store.stagingDir), [a.id]);
+  await writeFile(join(a.dir, 'audio.wav'), 'x');
+  await store.publish(a.id);
+  t.ok(await store.locate(a.id));
+
+  await rm(store.dataDir, { recursive: true, force: true }); // the whole data dir, even
+  const b = await store.stage();
+  t.same(await readdir(b.dir), []);
+});
+
+t.test('an artifacts folder someone deleted is made again: publish() still works', async (t) => {
+  const store = new ArtifactStore(await tempDir(t));
+  await store.init();
+  const a = await store.stage();
+  await writeFile(join(a.dir, 'audio.wav'), 'x');
+  await rm(store.artifactsDir, { recursive: true, force: true });
+  await store.publish(a.id);
+  t.equal(await readFile(join(store.artifactsDir, a.id, 'audio.wav'), 'utf8'), 'x');
+  t.equal(await store.locate(a.id), join(store.artifactsDir, a.id));
+  await t.rejects(store.publish(newArtifactId()), { code: 'ENOENT' }, 'a staging folder that never was still fails');
 });

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { runWarmup } from '../../src/warmup/index.js';
@@ -51,7 +52,9 @@ t.test('credentials in pip arguments never reach the log or the report', async (
 t.test('an install that cannot even start is that package\'s failure, not warmup\'s', async (t) => {
   const root = t.testdir();
   const opts = await warmupOptions(root, { manifest: [pkg('vc-x')] });
-  opts.cleanupDirs = { ...opts.cleanupDirs, tmp: join(root, 'no-such-tmp') };
+  // voicecue's temp folder cannot be made: a file stands where its parent should be.
+  await writeFile(join(root, 'not-a-folder'), '');
+  opts.cleanupDirs = { ...opts.cleanupDirs, tmp: join(root, 'not-a-folder', 'voicecue-tmp') };
   const report = await runWarmup(opts);
-  t.match(report.failed, [{ name: 'vc-x', reason: /^install could not run: ENOENT/ }]);
+  t.match(report.failed, [{ name: 'vc-x', reason: /^install could not run: ENOTDIR/ }]);
 });

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import t from 'tap';
 import { prepareInstallTarget, runWarmup } from '../../src/warmup/index.js';
 import { makeWheel } from '../fixtures/warmup/wheels.js';
-import { hermeticEnv, recordingLog, testPackage as pkg, warmupOptions } from '../fixtures/warmup/options.js';
+import { hermeticEnv, recordingLog, TEST_PYTHON, testPackage as pkg, warmupOptions } from '../fixtures/warmup/options.js';
 
 t.test('a missing package is installed through pip into the target; the next warmup finds it', async (t) => {
   const root = t.testdir();
@@ -22,12 +22,14 @@ t.test('a missing package is installed through pip into the target; the next war
   t.same(report.capabilities, { demo: { available: true, reason: null } });
   t.equal(report.python.mode, 'target');
   const install = first.log.lines.find((l) => l.msg === 'warmup: installing');
-  t.match(install?.obj, { command: ['python3', '-m', 'pip', 'install', '--no-cache-dir'] });
+  t.match(install?.obj, { command: [TEST_PYTHON, '-m', 'pip', 'install', '--no-cache-dir'] });
   t.ok((install?.obj as { command: string[] }).command.includes('--target'));
   const finished = first.log.lines.filter((l) => l.msg === 'warmup finished');
   t.equal(finished.length, 1, 'one structured info line with the report');
   t.equal(finished[0]?.level, 'info');
   t.same(JSON.parse(JSON.stringify(report)), report, 'the report is plain JSON');
+  t.same(readdirSync(join(root, 'tmp')), ['voicecue-tmp'], 'pip\'s temp folder was made in voicecue\'s own, nowhere else');
+  t.same(readdirSync(join(root, 'tmp', 'voicecue-tmp')), [], 'and removed afterwards');
 
   const second = await warmupOptions(root, { manifest, pipExtraArgs });
   const again = await runWarmup(second);
@@ -63,7 +65,7 @@ t.test('installs happen in manifest order, and a package whose base is missing i
 t.test('a venv target: pip installs into the venv and its python is the sidecar\'s', async (t) => {
   const root = t.testdir();
   const venv = join(root, 'venv');
-  await execa('python3', ['-m', 'venv', venv], { env: hermeticEnv() });
+  await execa(TEST_PYTHON, ['-m', 'venv', venv], { env: hermeticEnv() });
   const wheels = join(root, 'wheels');
   await makeWheel(wheels, 'vc-venvpkg', '0.1');
   const opts = await warmupOptions(root, { installTarget: venv, manifest: [pkg('vc-venvpkg')], pipExtraArgs: ['--no-index', '--find-links', wheels] });
@@ -80,11 +82,12 @@ t.test('install mode missing makes a plain target a venv over the base python: n
   const laterWheels = join(root, 'wheels-2');
   await makeWheel(firstWheels, 'vc-base', '1.0');
   // vc-top needs vc-base (installed by the first warmup) and numpy (the base python's): neither is offered now.
+  // The base python is .venv's, itself a venv: its numpy must be seen through the chain to it.
   await makeWheel(laterWheels, 'vc-top', '1.0', { requires: ['vc-base', 'numpy'] });
   const later = [pkg('vc-base'), pkg('vc-top', { needs: ['vc-base'] })];
 
   const target = join(root, 'target');
-  const setup = await prepareInstallTarget({ python: 'python3', installTarget: target, installMode: 'missing' }, hermeticEnv(), recordingLog());
+  const setup = await prepareInstallTarget({ python: TEST_PYTHON, installTarget: target, installMode: 'missing' }, hermeticEnv(), recordingLog());
   t.match(setup, { mode: 'venv', target, python: join(target, 'bin', 'python') });
   const first = await runWarmup(await warmupOptions(root, { manifest: [pkg('vc-base')], pipExtraArgs: ['--no-index', '--find-links', firstWheels] }));
   t.match(first.installed, [{ name: 'vc-base' }]);
@@ -106,7 +109,7 @@ t.test('install mode missing makes a plain target a venv over the base python: n
 t.test('other install modes leave the target as it is', async (t) => {
   const root = t.testdir();
   const target = join(root, 'target');
-  const setup = await prepareInstallTarget({ python: 'python3', installTarget: target, installMode: 'never' }, hermeticEnv(), recordingLog());
+  const setup = await prepareInstallTarget({ python: TEST_PYTHON, installTarget: target, installMode: 'never' }, hermeticEnv(), recordingLog());
   t.match(setup, { mode: 'target', target });
   t.throws(() => readdirSync(target), 'nothing was created');
 });

@@ -5,7 +5,7 @@ import t from 'tap';
 import { DEFAULT_MANIFEST, definePackage, runWarmup } from '../../src/warmup/index.js';
 import { hermeticEnv, warmupOptions } from '../fixtures/warmup/options.js';
 
-// numpy and pytest are on every developer's and CI's Python (DESIGN: What runs where).
+// numpy and pytest are on the tests' python (TEST_PYTHON: the .venv setup makes from worker-py/requirements-dev.txt).
 const present = [
   definePackage({ name: 'numpy', importName: 'numpy', serves: ['math'], estimatedBytes: 1 }),
   definePackage({ name: 'pytest', importName: 'pytest', serves: ['testing'], estimatedBytes: 1 }),
