@@ -21,8 +21,11 @@ export const ERROR_STATUS = {
   UNKNOWN_VOICE: 422,
   NO_SPEECH: 422,
   INVALID_PARAMS: 422,
+  CANCELLED: 499,
   QUEUE_FULL: 503,
+  WARMING_UP: 503,
   ENGINE_UNAVAILABLE: 503,
+  TIMING_UNAVAILABLE: 503,
   SIDECAR_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,
   SIDECAR_TIMEOUT: 504,
@@ -31,6 +34,9 @@ export const ERROR_STATUS = {
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** Statuses outside RFC 9110 that node:http has no text for (499 is nginx's, for a caller that gave up). */
+const EXTRA_STATUS: Record<number, string> = { 499: 'Client Closed Request' };
 
 export interface ErrorBody {
   statusCode: number;
@@ -60,7 +66,7 @@ export class ApiError extends Error {
 
 export function errorBody(code: ErrorCode, message: string): ErrorBody {
   const statusCode = ERROR_STATUS[code];
-  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message };
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? EXTRA_STATUS[statusCode] ?? 'Error', message };
 }
 
 export function isErrorCode(value: unknown): value is ErrorCode {
