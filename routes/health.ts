@@ -1,52 +1,68 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { parseOrThrow } from '../src/http/body.js';
+import type { Capability } from '../src/lanes/index.js';
 
-/** Kubernetes probes: /health is readiness (503 until the worker is ready), /health/live is liveness. */
+const query = z.object({ verbose: z.enum(['0', '1', 'true', 'false']).optional() });
+
+/**
+ * Kubernetes probes: /health is readiness, /health/live is liveness. Ready means the default
+ * engine can serve: its lane has a worker up and that worker reports the engine available.
+ * The answer stays small; `?verbose=1` adds the lanes, versions, queues and warmup's report.
+ */
 export default async function healthRoutes(app: FastifyInstance): Promise<void> {
   app.get('/health/live', async () => ({ status: 'alive', uptime: Math.round(process.uptime()) }));
 
-  app.get('/health', async (_request, reply) => {
-    const { sidecar, readiness } = app.voicecue;
+  app.get('/health', async (request, reply) => {
+    const verbose = ['1', 'true'].includes(parseOrThrow(query, request.query, 'query').verbose ?? '0');
+    const { workers, readiness, config } = app;
     const warmup = readiness.warmup.report;
-    if (readiness.stopping) return reply.code(503).send({ status: 'stopping', reason: 'the service is shutting down' });
-    if (readiness.warmup.state === 'running') {
-      return reply.code(503).send({ status: 'warming', reason: 'checking the worker\'s Python packages' });
-    }
-    if (sidecar.state !== 'ready' || !sidecar.info) {
-      return reply.code(503).send({ status: sidecar.state === 'restarting' ? 'restarting' : 'starting', reason: sidecar.reason, warmup });
-    }
-    const { engines, aligners, versions } = sidecar.info;
-    const capabilities = (warmup as { capabilities?: Capabilities } | undefined)?.capabilities ?? {};
-    return {
-      status: 'ready',
-      engines: withWarmupReasons(withoutVoiceLists(engines), capabilities),
-      aligners: withWarmupReasons(aligners, capabilities),
-      versions,
-      queue: sidecar.pending,
-      restarts: sidecar.restarts,
-      ...(warmup ? { warmup } : {}),
-    };
+    const capabilities = withWarmupReasons(workers.capabilities(), (warmup as { capabilities?: WarmupCapabilities } | undefined)?.capabilities ?? {});
+    const details = verbose
+      ? {
+          lanes: Object.fromEntries(Object.entries(workers.lanes).map(([name, lane]) => [name, lane.status()])),
+          versions: workers.versions(),
+          ...(warmup ? { warmup } : {}),
+        }
+      : {};
+    const summary = { engines: brief(capabilities.engines, verbose), aligners: brief(capabilities.aligners, verbose), ...details };
+    const notReady = (status: string, reason: string) => reply.code(503).send({ status, reason, ...summary });
+
+    if (readiness.stopping) return notReady('stopping', 'the service is shutting down');
+    if (readiness.warmup.state === 'running') return notReady('warming', "checking the workers' Python packages");
+    const engine = config.defaultEngine;
+    const lane = workers.mainLane.status();
+    if (lane.state !== 'ready') return notReady(lane.state, `the ${lane.name} lane is not ready: ${lane.reason}`);
+    const main = capabilities.engines[engine];
+    if (!main?.available) return notReady('unavailable', `the default engine ${engine} is not available: ${main?.reason ?? 'unknown'}`);
+    return { status: 'ready', ...summary };
   });
 }
 
-type Capabilities = Record<string, { available: boolean; reason: string | null }>;
+type WarmupCapabilities = Record<string, { available: boolean; reason: string | null }>;
+type Capabilities = ReturnType<FastifyInstance['workers']['capabilities']>;
 
-/** Where warmup could not provide a capability, its reason (a failed install, no disk) joins the worker's. */
-function withWarmupReasons<T extends Record<string, unknown>>(items: Record<string, T>, capabilities: Capabilities): Record<string, T> {
-  return Object.fromEntries(
-    Object.entries(items).map(([name, item]) => {
-      const cap = capabilities[name];
-      if (item.available !== false || !cap || cap.available || !cap.reason) return [name, item];
-      return [name, { ...item, reason: `${item.reason ?? 'unavailable'}; warmup: ${cap.reason}` }];
-    }),
-  );
+/** Where warmup could not provide a capability (a failed install, no disk), its reason joins the worker's. */
+function withWarmupReasons(caps: Capabilities, warmup: WarmupCapabilities): Capabilities {
+  const join = (items: Record<string, Capability>) =>
+    Object.fromEntries(
+      Object.entries(items).map(([name, item]) => {
+        const cap = warmup[name];
+        if (item.available || !cap || cap.available || !cap.reason) return [name, item];
+        return [name, { ...item, reason: `${item.reason ?? 'unavailable'}; warmup: ${cap.reason}` }];
+      }),
+    );
+  return { engines: join(caps.engines), aligners: join(caps.aligners) };
 }
 
-/** Voice lists are long; /health stays small and a client can ask the capabilities elsewhere. */
-function withoutVoiceLists(engines: Record<string, Record<string, unknown>>): Record<string, Record<string, unknown>> {
+/** Available or why not; verbose adds the lane, languages and the rest, with voice lists counted. */
+function brief(items: Record<string, Capability>, verbose: boolean): Record<string, Record<string, unknown>> {
   return Object.fromEntries(
-    Object.entries(engines).map(([name, { voices, ...rest }]) => [
-      name,
-      Array.isArray(voices) ? { ...rest, voice_count: voices.length } : rest,
-    ]),
+    Object.entries(items).map(([name, { available, reason, voices, languages, ...rest }]) => {
+      if (!verbose) return [name, available ? { available } : { available, reason }];
+      const counted = Array.isArray(voices) ? { voice_count: voices.length } : {};
+      const langs = Array.isArray(languages) ? { language_count: languages.length } : {};
+      return [name, { available, ...(available ? {} : { reason }), ...rest, ...counted, ...langs }];
+    }),
   );
 }

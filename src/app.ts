@@ -6,50 +6,65 @@ import type { Duplex } from 'node:stream';
 import { contentTypeOf } from './tts/formats.js';
 import { ApiError, errorBody, type ErrorCode } from './errors.js';
 import type { Config } from './config.js';
-import type { SidecarClient } from './sidecar/client.js';
-import type { ArtifactStore } from './store/artifacts.js';
-import type { Readiness } from './readiness.js';
+import readiness from './services/readiness.js';
+import store from './services/store.js';
+import workers, { type WorkerOverrides } from './services/workers.js';
 import healthRoutes from '../routes/health.js';
 import ttsRoutes from '../routes/tts.js';
 import downloadRoutes from '../routes/download.js';
 
-export interface AppDeps {
+export interface AppOptions {
   config: Config;
-  sidecar: SidecarClient;
-  store: ArtifactStore;
-  readiness: Readiness;
   /** pino options or an instance: tests pass { level: 'silent' }. */
   logger?: FastifyServerOptions['logger'];
   loggerInstance?: FastifyServerOptions['loggerInstance'];
+  /** Tests swap the worker command, or start the lanes themselves. */
+  workers?: WorkerOverrides;
+  /** false: no warmup run (tests set app.readiness themselves). */
+  warmup?: boolean;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    voicecue: Omit<AppDeps, 'logger' | 'loggerInstance'>;
+    config: Config;
   }
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-/** Builds the whole HTTP app; the entry file and the tests both start here. */
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+/**
+ * Builds the whole HTTP app: the services (store, lanes of workers, warmup) as plugins with their
+ * own close hooks, then the routes. The entry file and the tests both start here; app.close()
+ * stops everything in order.
+ */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const { config } = opts;
   const app = Fastify({
-    ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: deps.logger ?? { level: deps.config.logLevel } }),
-    bodyLimit: deps.config.bodyLimitBytes,
+    ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: opts.logger ?? { level: config.logLevel } }),
+    bodyLimit: config.bodyLimitBytes,
     requestIdHeader: false,
     // A caller's id is kept when it is sane, so logs can be joined across services.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    return503OnClosing: true,
+    // Our own hook answers while closing, in the catalogue's shape (Fastify's 503 has no code).
+    return503OnClosing: false,
     clientErrorHandler,
   });
-  const { logger: _l, loggerInstance: _i, ...services } = deps;
-  app.decorate('voicecue', services);
+  app.decorate('config', config);
+  await app.register(store, { config });
+  await app.register(workers, { config, workers: opts.workers });
+  await app.register(readiness, { config, warmup: opts.warmup });
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  // While the service stops, new requests are turned away; the probes still say how it stands.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!app.readiness.stopping || request.url.startsWith('/health')) return;
+    reply.header('connection', 'close');
+    throw new ApiError('SHUTTING_DOWN', 'the service is shutting down; retry on another instance', { 'retry-after': '1' });
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
@@ -65,7 +80,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Downloads go through @fastify/static for Range, ETag and Last-Modified; types come from our table.
   await app.register(fastifyStatic, {
-    root: deps.store.artifactsDir,
+    root: app.store.artifactsDir,
     serve: false,
     contentType: false,
     // A result never changes under its id, so caches may keep it until it expires; private
@@ -73,7 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     cacheControl: false,
     setHeaders: (res, path) => {
       res.setHeader('content-type', contentTypeOf(basename(path)));
-      res.setHeader('cache-control', `private, max-age=${Math.floor(deps.config.artifactTtlMs / 1000)}, immutable`);
+      res.setHeader('cache-control', `private, max-age=${Math.floor(config.artifactTtlMs / 1000)}, immutable`);
     },
   });
   await app.register(healthRoutes);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -29,8 +30,12 @@ const schema = z.object({
   VOICECUE_MAX_TEXT_CHARS: int(1, 1_000_000).default(20_000),
   VOICECUE_BODY_LIMIT_BYTES: int(1024, 1024 ** 3).default(1024 * 1024),
   VOICECUE_REQUEST_TIMEOUT_S: seconds().default(120),
+  VOICECUE_REQUEST_MAX_S: seconds().default(1800),
   VOICECUE_SIDECAR_START_TIMEOUT_S: seconds().default(60),
-  VOICECUE_MAX_IN_FLIGHT: int(1, 64).default(2),
+  VOICECUE_CPU_WORKERS: int(1, 256).default(availableParallelism()),
+  VOICECUE_GPU_WORKERS: int(0, 16).default(1),
+  VOICECUE_PING_INTERVAL_S: seconds(0.01).default(1),
+  VOICECUE_PING_TIMEOUT_S: seconds(0.01).default(4),
   VOICECUE_MAX_QUEUE: int(0, 100_000).default(64),
   VOICECUE_RESTART_BACKOFF_MS: int(10, 60_000).default(200),
   VOICECUE_RESTART_BACKOFF_MAX_MS: int(10, 600_000).default(10_000),
@@ -43,6 +48,9 @@ const schema = z.object({
 }).refine((c) => c.VOICECUE_RESTART_BACKOFF_MAX_MS >= c.VOICECUE_RESTART_BACKOFF_MS, {
   path: ['VOICECUE_RESTART_BACKOFF_MAX_MS'],
   message: 'must be at least VOICECUE_RESTART_BACKOFF_MS',
+}).refine((c) => c.VOICECUE_REQUEST_MAX_S >= c.VOICECUE_REQUEST_TIMEOUT_S, {
+  path: ['VOICECUE_REQUEST_MAX_S'],
+  message: 'must be at least VOICECUE_REQUEST_TIMEOUT_S',
 });
 
 export interface Config {
@@ -55,9 +63,17 @@ export interface Config {
   defaultVoice: string;
   maxTextChars: number;
   bodyLimitBytes: number;
+  /** A job's deadline from enqueue, reset by each progress event... */
   requestTimeoutMs: number;
+  /** ...up to this hard cap. */
+  requestMaxMs: number;
   sidecarStartTimeoutMs: number;
-  maxInFlight: number;
+  cpuWorkers: number;
+  /** 0 turns the GPU lane (f5, whisperx) off. */
+  gpuWorkers: number;
+  /** A busy worker is pinged this often and replaced when a pong takes longer than the timeout. */
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
   maxQueue: number;
   restartBackoffMs: number;
   restartBackoffMaxMs: number;
@@ -98,8 +114,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxTextChars: c.VOICECUE_MAX_TEXT_CHARS,
     bodyLimitBytes: c.VOICECUE_BODY_LIMIT_BYTES,
     requestTimeoutMs: Math.round(c.VOICECUE_REQUEST_TIMEOUT_S * 1000),
+    requestMaxMs: Math.round(c.VOICECUE_REQUEST_MAX_S * 1000),
     sidecarStartTimeoutMs: Math.round(c.VOICECUE_SIDECAR_START_TIMEOUT_S * 1000),
-    maxInFlight: c.VOICECUE_MAX_IN_FLIGHT,
+    cpuWorkers: c.VOICECUE_CPU_WORKERS,
+    gpuWorkers: c.VOICECUE_GPU_WORKERS,
+    pingIntervalMs: Math.round(c.VOICECUE_PING_INTERVAL_S * 1000),
+    pingTimeoutMs: Math.round(c.VOICECUE_PING_TIMEOUT_S * 1000),
     maxQueue: c.VOICECUE_MAX_QUEUE,
     restartBackoffMs: c.VOICECUE_RESTART_BACKOFF_MS,
     restartBackoffMaxMs: c.VOICECUE_RESTART_BACKOFF_MAX_MS,

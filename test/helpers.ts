@@ -4,9 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { newReadiness } from '../src/readiness.js';
-import { SidecarClient, type Logger, type SidecarOptions } from '../src/sidecar/client.js';
-import { ArtifactStore } from '../src/store/artifacts.js';
+import type { LaneOptions, Logger } from '../src/lanes/index.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 export const FAKE_SIDECAR = join(ROOT, 'test/fixtures/fake-sidecar.py');
@@ -24,50 +22,38 @@ export async function tempDir(t: { teardown(fn: () => unknown): void }, prefix =
   return dir;
 }
 
-export function waitFor(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (check()) return resolve();
+    const tick = async () => {
+      if (await check()) return resolve();
       if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
       setTimeout(tick, 10);
     };
-    tick();
+    void tick();
   });
 }
 
-/** The whole app over a temp data dir, with the real worker or the fake one. */
+/** The whole app over a temp data dir, with the real workers or the fake one; tests start the lanes. */
 export async function testApp(
   t: { teardown(fn: () => unknown): void },
-  { worker = 'real', env = {}, sidecar: sidecarOptions = {} }: { worker?: 'real' | 'fake'; env?: Record<string, string>; sidecar?: Partial<SidecarOptions> } = {},
+  { worker = 'real', env = {}, lane = {} }: { worker?: 'real' | 'fake'; env?: Record<string, string>; lane?: Partial<LaneOptions> } = {},
 ) {
   const dataDir = await tempDir(t);
-  const config = loadConfig({ VOICECUE_DATA_DIR: dataDir, VOICECUE_LOG_LEVEL: 'silent', ...env });
-  const store = new ArtifactStore(config.dataDir, { ttlMs: config.artifactTtlMs });
-  await store.init();
+  const config = loadConfig({ VOICECUE_DATA_DIR: dataDir, VOICECUE_LOG_LEVEL: 'silent', VOICECUE_CPU_WORKERS: '1', VOICECUE_GPU_WORKERS: '0', ...env });
   const log = memoryLogger();
-  const sidecar = new SidecarClient({
-    command: config.python,
-    args: worker === 'real' ? ['-m', 'voicecue_worker'] : [FAKE_SIDECAR],
-    cwd: config.workerDir,
-    env: { VOICECUE_DATA_DIR: config.dataDir, VOICECUE_MAX_TEXT_CHARS: String(config.maxTextChars), ...(worker === 'fake' ? { FAKE_START: 'ready' } : {}) },
-    requestTimeoutMs: config.requestTimeoutMs,
-    startTimeoutMs: config.sidecarStartTimeoutMs,
-    maxInFlight: config.maxInFlight,
-    maxQueue: config.maxQueue,
-    backoffMs: 50,
-    backoffMaxMs: 500,
-    stopStepMs: 500,
-    log,
-    ...sidecarOptions,
+  const app = await buildApp({
+    config,
+    logger: false,
+    warmup: false,
+    workers: {
+      autoStart: false,
+      ...(worker === 'fake' ? { args: () => [FAKE_SIDECAR], env: { FAKE_START: 'ready' } } : {}),
+      lane: { backoffMs: 50, backoffMaxMs: 500, stopStepMs: 500, log, ...lane },
+    },
   });
-  const readiness = newReadiness();
-  const app = await buildApp({ config, sidecar, store, readiness, logger: false });
-  t.teardown(async () => {
-    await app.close();
-    await sidecar.stop();
-  });
-  return { app, sidecar, store, config, readiness, dataDir, log };
+  t.teardown(() => app.close());
+  return { app, workers: app.workers, store: app.store, config, readiness: app.readiness, dataDir, log };
 }
 
 /** Reads a PCM WAV's header: enough to check it is well-formed and how long it lasts. */

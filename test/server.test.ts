@@ -33,9 +33,11 @@ t.test('a bad variable stops the start with a message naming it', async (t) => {
   t.match(speed.output(), /VOICECUE_MAX_QUEUE="-1"/);
 });
 
-t.test('serves, turns ready, and on SIGTERM finishes the request in flight, then stops the worker', async (t) => {
+t.test('serves, turns ready, and on SIGTERM finishes the request in flight, then stops every worker', async (t) => {
   const port = 19000 + Math.floor(Math.random() * 2000);
-  const server = start({ PORT: String(port), VOICECUE_DATA_DIR: await tempDir(t), VOICECUE_LOG_LEVEL: 'info' });
+  const server = start({
+    PORT: String(port), VOICECUE_DATA_DIR: await tempDir(t), VOICECUE_LOG_LEVEL: 'info', VOICECUE_CPU_WORKERS: '2', VOICECUE_GPU_WORKERS: '1',
+  });
   t.teardown(() => void server.proc.kill('SIGKILL'));
   const base = `http://127.0.0.1:${port}`;
   let statuses: number[] = [];
@@ -44,8 +46,9 @@ t.test('serves, turns ready, and on SIGTERM finishes the request in flight, then
     return statuses.includes(200);
   }, 20_000, 'readiness');
   t.ok(statuses.includes(200));
+  await waitFor(() => childPids(server.proc.pid!).length === 3, 10_000, 'every worker');
   const worker = childPids(server.proc.pid!);
-  t.equal(worker.length, 1, 'one worker process');
+  t.equal(worker.length, 3, 'two CPU workers and one GPU worker');
 
   const long = 'A sentence that keeps the worker busy for a little while. '.repeat(300);
   const inFlight = fetch(`${base}/tts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: long }) });
@@ -55,7 +58,7 @@ t.test('serves, turns ready, and on SIGTERM finishes the request in flight, then
   t.equal(res.status, 201, 'the request in flight finished');
   t.ok(((await res.json()) as { words: unknown[] }).words.length > 1000);
   t.equal(await server.exited, 0);
-  t.throws(() => process.kill(worker[0]!, 0), 'the worker is gone');
+  for (const pid of worker) t.throws(() => process.kill(pid, 0), `worker ${pid} is gone`);
   t.match(server.output(), /shutting down/);
   statuses = [];
 });

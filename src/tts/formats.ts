@@ -1,5 +1,5 @@
 import { FORMATS, FORMAT_NAMES, type Format } from '../subtitles/index.js';
-import { AUDIO_FILE } from './synthesize.js';
+import { AUDIO_FILE } from '../pipeline/audio.js';
 
 /** What GET /download/:id?format= can serve: the file inside the artifact folder and its type. */
 export const DOWNLOAD_FORMATS: Readonly<Record<'wav' | Format, { file: string; contentType: string }>> = {

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { VOICE_NAME } from '../config.js';
-import { ApiError } from '../errors.js';
 import { subtitleOptionsSchema } from '../subtitles/index.js';
 
 /** Code points, not UTF-16 units: an emoji is one character to the person who typed it. */
@@ -34,14 +33,3 @@ export function ttsBodySchema(maxTextChars: number) {
 }
 
 export type TtsBody = z.infer<ReturnType<typeof ttsBodySchema>>;
-
-/** Validates with a schema; the first problem becomes a 400 that names its field. */
-export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, where = 'body'): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const field = issue.path.length ? issue.path.join('.') : where;
-  const message =
-    issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}` : `${field} ${issue.message}`;
-  throw new ApiError('VALIDATION_ERROR', message);
-}

@@ -6,8 +6,8 @@ import { newArtifactId } from '../../src/store/artifacts.js';
 import { testApp } from '../helpers.js';
 
 t.test('bad input answers 4xx JSON with stable codes', async (t) => {
-  const { app, sidecar } = await testApp(t, { worker: 'fake' });
-  await sidecar.start();
+  const { app, workers } = await testApp(t, { worker: 'fake', env: { VOICECUE_GPU_WORKERS: '1' } });
+  await workers.start();
   const post = (payload: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
     app.inject({ method: 'POST', url: '/tts', payload, headers });
   const cases: [string, Awaited<ReturnType<typeof post>>, number, string, RegExp][] = [
@@ -83,8 +83,8 @@ t.test('a request id is taken from the caller when sane and always returned', as
 });
 
 t.test('worker failures: timeout, internal error, malformed result — clear errors, nothing left behind', async (t) => {
-  const { app, sidecar, store, log } = await testApp(t, { worker: 'fake', env: { VOICECUE_REQUEST_TIMEOUT_S: '0.5' } });
-  await sidecar.start();
+  const { app, workers, store, log } = await testApp(t, { worker: 'fake', env: { VOICECUE_REQUEST_TIMEOUT_S: '0.5' } });
+  await workers.start();
   const post = (text: string) => app.inject({ method: 'POST', url: '/tts', payload: { text } });
 
   const internal = await post('internal');
@@ -106,8 +106,8 @@ t.test('worker failures: timeout, internal error, malformed result — clear err
 });
 
 t.test('conditional and range requests on downloads', async (t) => {
-  const { app, sidecar } = await testApp(t, { worker: 'fake' });
-  await sidecar.start();
+  const { app, workers } = await testApp(t, { worker: 'fake' });
+  await workers.start();
   const { audio_url: url } = (await app.inject({ method: 'POST', url: '/tts', payload: { text: 'hello' } })).json();
   const pre = await app.inject({ url, headers: { 'if-match': '"nope"' } });
   t.equal(pre.statusCode, 412);

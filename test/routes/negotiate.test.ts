@@ -1,5 +1,5 @@
 import t from 'tap';
-import { negotiate } from '../../routes/tts.js';
+import { negotiate } from '../../src/http/negotiate.js';
 
 t.test('Accept negotiation by q-value and specificity', async (t) => {
   const cases: [string | undefined, 'json' | 'audio' | 'none'][] = [

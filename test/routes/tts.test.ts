@@ -24,29 +24,33 @@ function checkWords(t: Test, words: Word[], text: string, duration: number): voi
   });
 }
 
-t.test('health is 503 until the worker is ready, 200 after', async (t) => {
-  const { app, sidecar } = await testApp(t);
+t.test('health is 503 until the worker is ready, 200 after; small unless verbose', async (t) => {
+  const { app, workers } = await testApp(t);
+  const started = workers.start();
   const before = await app.inject('/health');
   t.equal(before.statusCode, 503);
   t.equal(before.json().status, 'starting');
   t.type(before.json().reason, 'string');
   t.equal((await app.inject('/health/live')).statusCode, 200, 'live while not ready');
-  await sidecar.start();
+  await started;
   const after = await app.inject('/health');
   t.equal(after.statusCode, 200);
   const body = after.json();
+  t.same(Object.keys(body).sort(), ['aligners', 'engines', 'status'], 'the public answer stays small');
   t.equal(body.status, 'ready');
-  t.equal(body.engines.espeak.available, true);
-  t.ok(body.engines.espeak.voice_count > 10);
+  t.same(body.engines.espeak, { available: true });
   t.equal(body.engines.f5.available, false);
-  t.type(body.engines.f5.reason, 'string');
-  t.equal(body.aligners.native.available, true);
-  t.match(body.versions, { 'espeak-ng': /^1\./ });
+  t.match(body.engines.f5.reason, /gpu lane, which is off/);
+  t.same(body.aligners.native, { available: true });
+  const verbose = (await app.inject('/health?verbose=1')).json();
+  t.ok(verbose.engines.espeak.voice_count > 10);
+  t.match(verbose.versions, { 'espeak-ng': /^1\./ });
+  t.match(verbose.lanes.cpu, { state: 'ready', queued: 0, running: 0, restarts: 0 });
 });
 
 t.test('POST /tts: JSON with words whose audio downloads as a valid WAV', async (t) => {
-  const { app, sidecar, store } = await testApp(t);
-  await sidecar.start();
+  const { app, workers, store } = await testApp(t);
+  await workers.start();
   const res = await app.inject({ method: 'POST', url: '/tts', payload: { text: SENTENCE } });
   t.equal(res.statusCode, 201);
   const body = res.json();
@@ -56,7 +60,8 @@ t.test('POST /tts: JSON with words whose audio downloads as a valid WAV', async 
   t.equal(body.audio_url, `/download/${body.id}`);
   t.same(Object.keys(body.downloads).sort(), ['ass', 'csv', 'json', 'srt', 'vtt', 'wav'], 'every format by default');
   for (const [format, url] of Object.entries(body.downloads)) t.equal(url, `/download/${body.id}?format=${format}`);
-  for (const stage of ['worker', 'worker_round_trip', 'subtitles', 'store', 'total']) t.type(body.timings_ms[stage], 'number', `timing ${stage}`);
+  t.same(body.timing, { aligner: 'native', source: 'espeak', skipped: [] }, 'the answer names the step that timed the words');
+  for (const stage of ['worker_synthesize', 'worker_round_trip', 'subtitles', 'encode', 'total']) t.type(body.timings_ms[stage], 'number', `timing ${stage}`);
   checkWords(t, body.words, SENTENCE, body.duration);
 
   const audio = await app.inject(body.audio_url);
@@ -90,8 +95,8 @@ t.test('POST /tts: JSON with words whose audio downloads as a valid WAV', async 
 });
 
 t.test('Accept: audio/wav answers the WAV itself with the id in a header', async (t) => {
-  const { app, sidecar } = await testApp(t);
-  await sidecar.start();
+  const { app, workers } = await testApp(t);
+  await workers.start();
   const res = await app.inject({ method: 'POST', url: '/tts', payload: { text: 'Straight to a file.', speed: 1.5 }, headers: { accept: 'audio/wav' } });
   t.equal(res.statusCode, 200);
   t.equal(res.headers['content-type'], 'audio/wav');
@@ -104,8 +109,8 @@ t.test('Accept: audio/wav answers the WAV itself with the id in a header', async
 });
 
 t.test('unknown voice is 422; language picks a voice; unspeakable text is 422', async (t) => {
-  const { app, sidecar } = await testApp(t);
-  await sidecar.start();
+  const { app, workers } = await testApp(t);
+  await workers.start();
   const unknown = await app.inject({ method: 'POST', url: '/tts', payload: { text: 'hi', voice: 'xx-nope' } });
   t.equal(unknown.statusCode, 422);
   t.equal(unknown.json().code, 'UNKNOWN_VOICE');
@@ -126,12 +131,13 @@ t.test('unknown voice is 422; language picks a voice; unspeakable text is 422', 
 });
 
 t.test('a killed worker fails the request in flight with 503, health follows, and it comes back', async (t) => {
-  const { app, sidecar, store } = await testApp(t);
-  await sidecar.start();
-  const pid = sidecar.pid!;
+  const { app, workers, store } = await testApp(t);
+  await workers.start();
+  const lane = workers.mainLane;
+  const pid = lane.status().workers[0]!.pid!;
   const long = 'This sentence is long enough to keep the worker busy for a while. '.repeat(200);
   const inFlight = app.inject({ method: 'POST', url: '/tts', payload: { text: long } });
-  await waitFor(() => sidecar.pending.inFlight === 1, 5000, 'the request to reach the worker');
+  await waitFor(() => lane.status().running === 1, 5000, 'the request to reach the worker');
   process.kill(pid, 'SIGKILL');
   const failed = await inFlight;
   t.equal(failed.statusCode, 503);
@@ -140,10 +146,10 @@ t.test('a killed worker fails the request in flight with 503, health follows, an
   const during = await app.inject('/health');
   t.equal(during.statusCode, 503);
   t.equal(during.json().status, 'restarting');
-  await waitFor(() => sidecar.state === 'ready', 10_000, 'the restart');
+  await waitFor(() => lane.state === 'ready', 10_000, 'the restart');
   t.equal((await app.inject('/health')).statusCode, 200);
-  t.equal((await app.inject('/health')).json().restarts, 1);
-  t.not(sidecar.pid, pid);
+  t.equal((await app.inject('/health?verbose=1')).json().lanes.cpu.restarts, 1);
+  t.not(lane.status().workers[0]!.pid, pid);
   const next = await app.inject({ method: 'POST', url: '/tts', payload: { text: SENTENCE } });
   t.equal(next.statusCode, 201);
   t.same(await readdir(store.stagingDir), [], 'the failed request left no partial files');
@@ -151,8 +157,8 @@ t.test('a killed worker fails the request in flight with 503, health follows, an
 });
 
 t.test('subtitles: every format downloads with its type; timing_format picks one; options are validated', async (t) => {
-  const { app, sidecar } = await testApp(t);
-  await sidecar.start();
+  const { app, workers } = await testApp(t);
+  await workers.start();
   const text = 'First sentence, with a comma. Second one follows! And a third? Yes.';
   const all = (await app.inject({ method: 'POST', url: '/tts', payload: { text, max_chars_per_line: 20 } })).json();
   const types: Record<string, RegExp> = {

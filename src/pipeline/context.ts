@@ -1,0 +1,31 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../config.js';
+import type { Workers } from '../services/workers.js';
+import type { ArtifactStore } from '../store/artifacts.js';
+
+/** What every step of a request's pipeline gets: the services, the request's abort signal, its deadlines. */
+export interface StepContext {
+  config: Config;
+  workers: Workers;
+  store: ArtifactStore;
+  log: FastifyBaseLogger;
+  /** Aborted when the client goes away: queued jobs are dropped, running ones cancelled. */
+  signal: AbortSignal;
+  /** Milliseconds spent per step, for the answer's timings_ms. */
+  timings: Record<string, number>;
+}
+
+/** Runs one step and records how long it took under `name`. */
+export async function timed<T>(ctx: StepContext, name: string, step: () => Promise<T> | T): Promise<T> {
+  const started = performance.now();
+  try {
+    return await step();
+  } finally {
+    ctx.timings[name] = Math.round((performance.now() - started) * 100) / 100;
+  }
+}
+
+/** A worker job with this request's signal and deadlines. */
+export function jobOptions(ctx: StepContext) {
+  return { signal: ctx.signal, timeoutMs: ctx.config.requestTimeoutMs, maxMs: ctx.config.requestMaxMs };
+}

@@ -1,0 +1,58 @@
+/**
+ * The request pipeline: stage → audio (engine) → words (aligner chain) → subtitles → encode →
+ * publish. Each step is its own module; a route composes the steps it needs (/tts all of them;
+ * /align, when it comes, everything but the engine).
+ */
+import { join } from 'node:path';
+import type { Format } from '../subtitles/index.js';
+import type { SubtitleOptionsInput } from '../subtitles/options.js';
+import type { Word } from '../types.js';
+import { AUDIO_FILE, produceAudio, type AudioRequest } from './audio.js';
+import { timed, type StepContext } from './context.js';
+import { encode } from './encode.js';
+import { staged } from './stage.js';
+import { writeSubtitles } from './subtitles.js';
+import { timeWords, type Timing } from './words.js';
+
+export { AUDIO_FILE } from './audio.js';
+export type { StepContext } from './context.js';
+export type { Timing } from './words.js';
+
+export interface SpeechRequest extends AudioRequest {
+  subtitles: SubtitleOptionsInput;
+}
+
+export interface SpeechResult {
+  id: string;
+  engine: string;
+  voice: string;
+  sample_rate: number;
+  samples: number;
+  duration: number;
+  words: Word[];
+  timing: Timing;
+  /** The subtitle formats written next to the audio. */
+  formats: Format[];
+  audio: { file: string; contentType: string; bytes: number };
+}
+
+/** Text to speech, published whole under a new id. */
+export async function speak(ctx: StepContext, req: SpeechRequest): Promise<SpeechResult> {
+  const started = performance.now();
+  const { id, value } = await staged(ctx.store, async (_id, dir) => {
+    const audio = await produceAudio(ctx, dir, req);
+    for (const [name, ms] of Object.entries(audio.timings_ms)) ctx.timings[`worker_${name}`] = ms;
+    const { words, timing } = await timeWords(ctx, {
+      audioPath: join(dir, AUDIO_FILE), text: req.text, language: req.language, engine: req.engine, engineWords: audio.words,
+    });
+    const formats = await timed(ctx, 'subtitles', () => writeSubtitles(dir, words, req.subtitles, { duration: audio.duration, text: req.text }));
+    const encoded = await timed(ctx, 'encode', () => encode(dir, 'wav'));
+    return { audio, words, timing, formats, encoded };
+  });
+  ctx.timings.total = Math.round((performance.now() - started) * 100) / 100;
+  const { audio, words, timing, formats, encoded } = value;
+  return {
+    id, engine: audio.engine, voice: audio.voice, sample_rate: audio.sample_rate, samples: audio.samples, duration: audio.duration,
+    words, timing, formats, audio: encoded,
+  };
+}

@@ -1,0 +1,15 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FORMATS, renderSubtitles, type Format } from '../subtitles/index.js';
+import type { SubtitleOptionsInput } from '../subtitles/options.js';
+import type { Word } from '../types.js';
+
+/** Render the subtitle files next to the audio; the JSON words are always kept, they are the result itself. */
+export function writeSubtitles(dir: string, words: Word[], options: SubtitleOptionsInput, media: { duration: number; text: string }): Format[] {
+  const { files } = renderSubtitles(words, options, media, ['json']);
+  const formats = Object.keys(files) as Format[];
+  // Written synchronously: a few small files cost microseconds each, while the thread pool's
+  // three round trips a file (open, write, close) cost milliseconds on the hot path.
+  for (const f of formats) writeFileSync(join(dir, FORMATS[f].fileName), files[f]!);
+  return formats;
+}

@@ -1,0 +1,114 @@
+// The service with its real workers: lanes keep short requests fast, a client that goes away
+// costs nothing, the service answers while warming up and while stopping — always catalogue JSON.
+import t from 'tap';
+import http from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { readdir } from 'node:fs/promises';
+import { testApp, waitFor } from '../helpers.js';
+
+const SENTENCE = 'Hello world, this is voicecue.';
+const LONG = 'The quick brown fox jumps over the lazy dog near the riverbank, twice a day. '.repeat(260).slice(0, 20_000);
+
+async function listening(app: Awaited<ReturnType<typeof testApp>>['app']): Promise<number> {
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return (app.server.address() as AddressInfo).port;
+}
+
+/** POST /tts over a real socket, which the test may destroy to play a client that goes away. */
+function post(port: number, body: object): { req: http.ClientRequest; done: Promise<number> } {
+  const payload = JSON.stringify(body);
+  let req!: http.ClientRequest;
+  const done = new Promise<number>((resolve, reject) => {
+    req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/tts', headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+  return { req, done };
+}
+
+t.test('two CPU workers: a short request finishes while a 20 000-character one runs', async (t) => {
+  const { app, workers } = await testApp(t, { env: { VOICECUE_CPU_WORKERS: '2' } });
+  await workers.start();
+  await waitFor(() => workers.mainLane.status().workers.every((w) => w.state === 'ready'), 10_000, 'both workers');
+  const order: string[] = [];
+  const long = app.inject({ method: 'POST', url: '/tts', payload: { text: LONG } }).then((r) => (order.push('long'), r));
+  await waitFor(() => workers.mainLane.status().running === 1, 5000, 'the long request to start');
+  const short = await app.inject({ method: 'POST', url: '/tts', payload: { text: SENTENCE } });
+  order.push('short');
+  t.equal(short.statusCode, 201);
+  t.equal((await long).statusCode, 201);
+  t.same(order, ['short', 'long'], 'the short one did not wait behind the long one');
+});
+
+t.test('a client that goes away while queued: its job never reaches a worker', async (t) => {
+  const { app, workers, store } = await testApp(t);
+  await workers.start();
+  const port = await listening(app);
+  const lane = workers.mainLane;
+  const long = post(port, { text: LONG });
+  await waitFor(() => lane.status().running === 1, 5000, 'the long request to run');
+  const queued = post(port, { text: 'Nobody will hear this sentence.' });
+  queued.done.catch(() => undefined);
+  await waitFor(() => lane.status().queued === 1, 5000, 'the second request to queue');
+  queued.req.destroy();
+  await waitFor(() => lane.stats.cancelledQueued === 1, 5000, 'the queued job to be dropped');
+  t.equal(await long.done, 201);
+  t.equal(lane.stats.sent, 1, 'only the long job was ever sent to the worker');
+  t.same(await readdir(store.stagingDir), [], 'its staging folder is gone');
+});
+
+t.test('a client that goes away mid-synthesis: the job is cancelled on the worker, no files stay', async (t) => {
+  const { app, workers, store, log } = await testApp(t);
+  await workers.start();
+  const port = await listening(app);
+  const lane = workers.mainLane;
+  const pid = lane.status().workers[0]!.pid;
+  const long = post(port, { text: LONG });
+  long.done.catch(() => undefined);
+  await waitFor(() => lane.status().running === 1, 5000, 'the request to run');
+  long.req.destroy();
+  await waitFor(() => lane.stats.cancelledRunning === 1 && lane.status().running === 0, 5000, 'the worker to stop');
+  t.ok(log.lines.some((l) => /cancel id=\d+ \(running\)/.test(l.msg ?? '')), 'the worker logged the cancel');
+  t.equal(lane.status().workers[0]!.pid, pid, 'the worker was not killed: it stopped the job itself');
+  await waitFor(async () => (await readdir(store.stagingDir)).length === 0, 5000, 'staging to be cleaned');
+  t.same(await readdir(store.artifactsDir), [], 'nothing published');
+  const next = await app.inject({ method: 'POST', url: '/tts', payload: { text: SENTENCE } });
+  t.equal(next.statusCode, 201, 'the worker serves the next request');
+});
+
+t.test('before the workers start (install mode missing): 503 WARMING_UP with Retry-After', async (t) => {
+  const { app } = await testApp(t, { worker: 'fake' });
+  const res = await app.inject({ method: 'POST', url: '/tts', payload: { text: SENTENCE } });
+  t.equal(res.statusCode, 503);
+  t.equal(res.json().code, 'WARMING_UP');
+  t.ok(Number(res.headers['retry-after']) >= 1);
+  t.ok(res.headers['x-request-id']);
+});
+
+t.test('while the service stops: what is in flight finishes, what comes after is SHUTTING_DOWN JSON', async (t) => {
+  const { app, workers } = await testApp(t);
+  await workers.start();
+  const port = await listening(app);
+  // A keep-alive connection with a request in flight stays open while the app closes; the next
+  // request on it arrives during shutdown.
+  const socket = connect(port, '127.0.0.1');
+  let raw = '';
+  socket.on('data', (c) => (raw += c));
+  const body = JSON.stringify({ text: LONG.slice(0, 6000) });
+  socket.write(`POST /tts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  await waitFor(() => workers.mainLane.status().running === 1, 5000, 'the first request to run');
+  const closed = app.close();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  socket.write('GET /download/0mx6amhup6tHSS6ld1WFsb1PF HTTP/1.1\r\nHost: x\r\nX-Request-Id: after-stop\r\n\r\n');
+  await new Promise((resolve) => socket.on('close', resolve));
+  await closed;
+  const answers = raw.split(/(?=HTTP\/1\.1 )/);
+  t.match(answers[0], /^HTTP\/1\.1 201 /, 'the request in flight finished');
+  t.match(answers[1], /^HTTP\/1\.1 503 /);
+  t.match(answers[1], /x-request-id: after-stop/i);
+  const json = JSON.parse(answers[1]!.slice(answers[1]!.indexOf('\r\n\r\n') + 4));
+  t.match(json, { statusCode: 503, code: 'SHUTTING_DOWN', error: 'Service Unavailable' });
+});
