@@ -30,12 +30,16 @@ Empirical findings with libespeak-ng 1.51 (see tests/test_espeak_engine.py):
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
+import pickle
 import re
+import select
+import signal
 import struct
 import time
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..aligners.native import EV_END, EV_MSG_TERMINATED, EV_PHONEME, EV_WORD, WordTimer
@@ -62,9 +66,12 @@ espeakRATE_NORMAL = 175
 
 BUFLENGTH_MS = 500
 CHUNK_CHARS = 1000
-# Untimed words at the end of a chunk that mean espeak stopped early (one or two may just be
-# words espeak speaks without an event of their own).
-RETRY_TAIL = 3
+# libespeak-ng 1.51 translates a clause into a list of at most N_PHONEME_LIST (1000) phonemes
+# and silently drops the words that do not fit (translate.c: "No room, can't translate
+# anything"). A clause that was cut ends with 990..997 PHONEME events; whole ones seen stay
+# below ~980 (51 years "1900 ... 1950": 976). A clause with this many phonemes is taken as cut
+# and its piece is spoken again in two halves; a false alarm costs one more synthesis only.
+PHONEME_LIMIT = 900
 
 LIB_NOT_FOUND = "libespeak-ng.so.1 not found: install the espeak-ng package"
 
@@ -112,6 +119,9 @@ _EV_FMT = struct.Struct(
     % (_TP_OFF - 4, _SAMPLE_OFF - _TP_OFF - 4, _ID_OFF - _SAMPLE_OFF - 4, EV_SIZE - _ID_OFF - 1)
 )
 assert _EV_FMT.size == EV_SIZE
+# parent <- child messages: a tag (A audio, P progress, W warning, R result, E error) and a length
+_MSG = struct.Struct("=cI")
+_PROGRESS = struct.Struct("=II")
 _WANTED = frozenset((EV_WORD, EV_END, EV_MSG_TERMINATED, EV_PHONEME))
 _UNDERSCORE = 0x5F
 
@@ -132,6 +142,27 @@ def _break_letter_dot_runs(text: str) -> str:
         return "".join(run)
 
     return _LETTER_DOT_RUN.sub(cut, text)
+
+
+def _cut_point(text: str, spans, starts, start: int, end: int) -> Optional[int]:
+    """Where to cut ``text[start:end]`` in two: the start of a word near the middle, one after
+    whitespace when there is one (CJK runs have none); None when the piece has one word."""
+    lo = bisect_left(starts, start) + 1  # keep at least one word on each side
+    hi = bisect_left(starts, end)
+    if lo >= hi:
+        return None
+    mid = (start + end) // 2
+    best = best_ws = None
+    for k in range(lo, hi):
+        c = spans[k][0]
+        if best is None or abs(c - mid) < abs(best - mid):
+            best = c
+        if text[c - 1].isspace() and (best_ws is None or abs(c - mid) < abs(best_ws - mid)):
+            best_ws = c
+    # a whitespace cut unless it leaves one side with under a quarter of the piece
+    if best_ws is not None and abs(best_ws - mid) <= (end - start) // 4:
+        return best_ws
+    return best
 
 
 def _lib_candidates() -> List[str]:
@@ -391,25 +422,33 @@ class EspeakEngine(Engine):
             self._error = e
             return 1
 
-    def _speak_piece(self, text, start, end, clause_end, timer, total, sink, retry=False) -> int:
-        """Speak ``text[start:end]`` into ``sink`` and time its words; returns the new total.
+    def _speak_piece(self, text, start, end, clause_end, timer, total, sink) -> Tuple[int, int]:
+        """Speak ``text[start:end]`` into ``sink`` and time its words.
 
-        A retry is buffered and kept only if espeak got further than before, so words espeak
-        speaks without an event of their own are never spoken twice.
+        Returns (the new sample total, how many extra cuts were needed). The audio is held back
+        until espeak is known to have spoken the whole piece: when one of its clauses filled
+        espeak's phoneme list (its end was dropped), the audio is thrown away and the piece is
+        spoken as two halves cut at a word boundary, each checked the same way. So every word is
+        spoken exactly once and nothing is spoken twice.
         """
         buffer: List[bytes] = []
-        self._sink = buffer.append if retry else sink
-        events, n = self._speak(text[start:end], clause_end)
-        if retry:
-            if not n or timer.reaches(events, start) <= timer.cur:  # cur: the last word timed
-                return total
-            for block in buffer:
-                sink(block)
+        self._sink = buffer.append
+        events, n, most = self._speak(text[start:end], clause_end)
+        if most >= PHONEME_LIMIT:
+            cut = _cut_point(text, timer.spans, timer.starts, start, end)
+            if cut is not None:
+                del buffer[:]
+                total, a = self._speak_piece(text, start, cut, False, timer, total, sink)
+                total, b = self._speak_piece(text, cut, end, clause_end, timer, total, sink)
+                return total, a + b + 1
+        for block in buffer:
+            sink(block)
         timer.feed(events, start, total, n)
-        return total + n
+        return total + n, 0
 
-    def _speak(self, piece: str, clause_end: bool = True) -> Tuple[List[tuple], int]:
-        """One espeak_Synth call: audio to ``self._sink``; returns its events and sample count."""
+    def _speak(self, piece: str, clause_end: bool = True) -> Tuple[List[tuple], int, int]:
+        """One espeak_Synth call: audio to ``self._sink``; returns its events, its sample count
+        and the most PHONEME events any one of its clauses had."""
         self._events = []
         self._samples = 0
         self._error = None
@@ -428,7 +467,16 @@ class EspeakEngine(Engine):
         if n and top > n + n // 100:
             # event samples counted before a speed-up stage: rescale to the audio
             events = [(a, b, c * n // top, d) for a, b, c, d in events]
-        return events, n
+        most = count = 0
+        for e in events:
+            t = e[0]
+            if t == EV_PHONEME:
+                count += 1
+            elif t == EV_END or t == EV_MSG_TERMINATED:
+                if count > most:
+                    most = count
+                count = 0
+        return events, n, max(most, count)
 
     def speak(
         self,
@@ -439,14 +487,32 @@ class EspeakEngine(Engine):
         sink: Callable[[bytes], None],
         progress: Optional[Callable[[int, int], None]] = None,
         should_stop: Optional[Callable[[], bool]] = None,
+        isolate: Optional[bool] = None,
     ) -> Tuple[int, List[dict], int]:
         """Synthesize ``text`` chunk by chunk into ``sink`` (native-endian 16-bit PCM).
 
         Returns (samples, words, chunks). ``spans`` are the text's words (text.tokenize).
         ``words`` is empty when espeak spoke nothing (NO_SPEECH for the caller).
+
+        libespeak-ng keeps state from one synthesis to the next that changes the audio (see
+        ``_speak_isolated``), so by default (``isolate``, where os.fork exists) the synthesis
+        runs in a forked child and this process's copy of the library never synthesizes:
+        every request starts from the state right after load and equal requests give equal
+        audio, the same as the espeak-ng command line's. ``isolate=False`` speaks in-process.
         """
         if not self.available:
             raise RpcError(ENGINE_FAILED, self.reason or "espeak is not available")
+        if isolate is None:
+            isolate = self.isolate
+        if isolate:
+            return self._speak_isolated(text, spans, voice, speed, sink, progress, should_stop)
+        self._should_stop = should_stop
+        try:
+            return self._speak_all(text, spans, voice, speed, sink, progress, log.warning)
+        finally:
+            self._should_stop = None
+
+    def _speak_all(self, text, spans, voice, speed, sink, progress, warn) -> Tuple[int, List[dict], int]:
         rate = int(round(espeakRATE_NORMAL * speed))
         self._select(voice, rate)
         ends = [e for _, e in spans]
@@ -456,30 +522,143 @@ class EspeakEngine(Engine):
             if k < len(spans) and spans[k][0] < ce:  # a chunk with no word is not spoken
                 chunks.append((cs, ce))
         timer = WordTimer(text, spans)
-        starts = [a for a, _ in spans]
         total = 0
-        self._should_stop = should_stop
         try:
             for k, (cs, ce) in enumerate(chunks):
-                first_word, end_word = bisect_right(ends, cs), bisect_right(starts, ce - 1)
+                cuts = 0
                 for ps, pe, clause_end in espeak_pieces(text, cs, ce):
-                    total = self._speak_piece(text, ps, pe, clause_end, timer, total, sink)
-                # libespeak-ng silently drops the rest of a clause whose phonemes overflow its
-                # buffer; what it dropped at the end of a chunk is spoken again.
-                while (tail := timer.untimed_tail(first_word, end_word)) >= RETRY_TAIL:
-                    log.warning("espeak dropped the end of a clause; speaking %d words again", tail)
-                    before = total
-                    total = self._speak_piece(text, spans[end_word - tail][0], ce, True, timer, total, sink, retry=True)
-                    if total == before:
-                        break
+                    total, extra = self._speak_piece(text, ps, pe, clause_end, timer, total, sink)
+                    cuts += extra
+                if cuts:  # one line per chunk, however many cuts it took
+                    warn("espeak-ng's phoneme list overflowed in characters %d..%d (a dense "
+                         "clause); spoke it again in %d more pieces", cs, ce, cuts)
                 if progress is not None and len(chunks) > 1:
                     progress(k + 1, len(chunks))
         finally:
             self._sink = None
             self._events = []
-            self._should_stop = None
         words = timer.words(total, self.sample_rate)
         return total, words, len(chunks)
+
+    # ---------------------------------------------------------------- one synthesis per child
+    # Why: libespeak-ng 1.51 keeps state between espeak_Synth calls that no API call resets.
+    #  * wavegen.c SetPitchFormants: "static int Flutter_ix", the phase of the pitch flutter,
+    #    advances every 64 samples of speech and is never reset (only wraps), so the pitch
+    #    periods, and with them the length of each voiced stretch, differ from call to call
+    #    (117459..117474 samples for the same sentence).
+    #  * state left by a number: after any text with "2025" in it, clause and sentence pauses
+    #    of later calls are ~49 ms longer (116380 samples the first time, ~117465 after);
+    #    espeak_SetVoiceByName, even of another voice, does not reset it.
+    # A fork per request gives every synthesis the state right after load (what the CLI has).
+    # The child sends its audio, progress and warnings back over a pipe and the parent calls
+    # sink/progress and polls should_stop (a cancel kills the child). A crash of libespeak-ng
+    # (it smashes its stack on some input) costs the request, not the worker.
+    isolate = hasattr(os, "fork")
+
+    def _speak_isolated(self, text, spans, voice, speed, sink, progress, should_stop):
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError as e:
+            os.close(r)
+            os.close(w)
+            raise RpcError(ENGINE_FAILED, "could not fork a synthesis process: %s" % e)
+        if pid == 0:  # the child: never returns
+            os.close(r)
+            self._child(w, text, spans, voice, speed)
+        os.close(w)
+        result = error = None
+        finished = False
+
+        def read(n: int) -> Optional[bytearray]:
+            """n bytes from the child, polling should_stop meanwhile; None at EOF."""
+            out = bytearray(n)
+            view = memoryview(out)
+            got = 0
+            while got < n:
+                if should_stop is not None and should_stop():
+                    raise RpcError(CANCELLED, "synthesis was cancelled")
+                if not select.select([r], [], [], 0.05)[0]:
+                    continue
+                k = os.readv(r, [view[got:]])
+                if k == 0:
+                    return None
+                got += k
+            return out
+
+        try:
+            while True:
+                head = read(_MSG.size)
+                if head is None:
+                    break
+                tag, size = _MSG.unpack(head)
+                payload = read(size) if size else bytearray()
+                if payload is None:
+                    break
+                if tag == b"A":
+                    sink(payload)
+                elif tag == b"P":
+                    if progress is not None:
+                        progress(*_PROGRESS.unpack(payload))
+                elif tag == b"W":
+                    log.warning("%s", payload.decode("utf-8", "replace"))
+                elif tag == b"R":
+                    result = pickle.loads(payload)
+                elif tag == b"E":
+                    code, message = pickle.loads(payload)
+                    error = RpcError(code, message)
+            finished = True
+        finally:
+            os.close(r)
+            if not finished:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            _, status = os.waitpid(pid, 0)
+        if error is not None:
+            raise error
+        if result is None:
+            if os.WIFSIGNALED(status):
+                why = "was killed by signal %d" % os.WTERMSIG(status)
+            else:
+                why = "exited with status %d" % os.waitstatus_to_exitcode(status)
+            raise RpcError(ENGINE_FAILED, "espeak-ng's synthesis process %s before it finished "
+                           "(libespeak-ng crashed on this text?)" % why)
+        return result
+
+    def _child(self, w: int, text, spans, voice, speed) -> None:
+        """The forked child: speak, send everything to the parent, exit. Never returns."""
+        code = 0
+        try:
+            gc.disable()  # a collection would touch every object: copy-on-write of the heap
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_DFL)
+
+            def send(tag: bytes, payload) -> None:
+                view = memoryview(_MSG.pack(tag, len(payload)))
+                while view:
+                    view = view[os.write(w, view):]
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(w, view):]
+
+            def warn(msg: str, *args) -> None:
+                send(b"W", (msg % args).encode("utf-8", "replace"))
+
+            try:
+                result = self._speak_all(text, spans, voice, speed, lambda b: send(b"A", b),
+                                         lambda d, t: send(b"P", _PROGRESS.pack(d, t)), warn)
+                send(b"R", pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
+            except RpcError as e:
+                send(b"E", pickle.dumps((e.code, e.message)))
+            except Exception as e:
+                send(b"E", pickle.dumps((ENGINE_FAILED, "espeak synthesis failed: %s: %s"
+                                         % (type(e).__name__, e))))
+        except BaseException:  # the parent went away (EPIPE), or worse: just leave
+            code = 1
+        finally:
+            os._exit(code)
 
     # ---------------------------------------------------------------- the Engine interface
     def synthesize(self, text, spans, params, out_path: str, job: Job) -> dict:
