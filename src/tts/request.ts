@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { VOICE_NAME } from '../config.js';
 import { subtitleOptionsSchema } from '../subtitles/index.js';
+import { contentLength } from '../text/blank.js';
 
 /** Code points, not UTF-16 units: an emoji is one character to the person who typed it. */
 export function codePointLength(text: string): number {
@@ -15,7 +16,7 @@ export function ttsBodySchema(maxTextChars: number) {
   return z
     .object({
       text: z.string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') }).superRefine((text, ctx) => {
-        const length = codePointLength(text.trim());
+        const length = contentLength(text); // blanks as both sides trim them (src/text/blank.ts)
         const raw = codePointLength(text);
         if (length === 0) ctx.addIssue({ code: 'custom', message: 'must not be empty or only whitespace' });
         else if (length > maxTextChars) ctx.addIssue({ code: 'custom', message: `is ${length} characters; the limit is ${maxTextChars}` });

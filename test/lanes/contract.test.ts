@@ -2,11 +2,13 @@
 // reply held to the gateway's own schemas (src/lanes/protocol.ts), and both sides' tables equal.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { isErrorCode } from '../../src/errors.js';
-import { METHODS, PROTOCOL_VERSION, WORKER_ERROR_CODES, progressEventSchema, readyEventSchema, replySchema, workerError } from '../../src/lanes/index.js';
-import { ROOT, tempDir } from '../helpers.js';
+import {
+  LineTransport, METHODS, PROTOCOL_VERSION, WORKER_ERROR_CODES, progressEventSchema, readyEventSchema, replySchema, workerError,
+} from '../../src/lanes/index.js';
+import { BLANK_CODE_POINTS, contentSpan } from '../../src/text/blank.js';
+import { ROOT, memoryLogger, tempDir } from '../helpers.js';
 
 // Faults the real loop must carry as error replies: an engine failure and a handler bug.
 const FAULTS = `
@@ -25,15 +27,15 @@ type Message = Record<string, unknown> & { id?: unknown; event?: string };
 
 function worker(dataDir: string) {
   const proc = spawn('python3', ['-c', FAULTS], { cwd: join(ROOT, 'worker-py'), env: { ...process.env, VOICECUE_DATA_DIR: dataDir }, stdio: ['pipe', 'pipe', 'ignore'] });
-  const lines = createInterface({ input: proc.stdout! });
+  // The gateway's own framing and parsing of the worker's lines.
+  const transport = new LineTransport({ input: proc.stdout!, output: proc.stdin!, log: memoryLogger() });
   const waiting: ((m: Message) => void)[] = [];
   const inbox: Message[] = [];
-  lines.on('line', (line) => {
-    const msg = JSON.parse(line) as Message;
+  transport.onMessage = (msg) => {
     const next = waiting.shift();
     if (next) next(msg);
     else inbox.push(msg);
-  });
+  };
   const recv = () => new Promise<Message>((resolve) => (inbox.length ? resolve(inbox.shift()!) : waiting.push(resolve)));
   const sendRaw = (raw: string) => proc.stdin!.write(raw + '\n');
   let nextId = 1;
@@ -82,6 +84,17 @@ t.test('every method and error code of the real worker parses with the gateway\'
   t.same(caps, info, 'capabilities repeats the ready event');
   const tokens = expectResult('tokenize', (await w.request('tokenize', { text: ' Hello, 2025! ' })).reply);
   t.same(tokens, { spans: [[1, 6], [8, 12]], content: [1, 13] });
+
+  // One whitespace rule on both sides: the worker's content span is the gateway's, for every blank
+  // either language knows and for their neighbours.
+  for (const cp of [...BLANK_CODE_POINTS, 0x1b, 0x200b, 0x2060, 0x180e, 0x1f600]) {
+    const c = String.fromCodePoint(cp);
+    for (const [shape, text] of [['around', `${c}x${c}`], ['alone', `${c}${c}`], ['inside', `x${c}y`]] as const) {
+      const { content } = (await w.request('tokenize', { text })).reply.result as { content: [number, number] };
+      // (the name is ASCII: a raw U+2028 would break the TAP stream)
+      t.same(content, contentSpan(text), `U+${cp.toString(16).toUpperCase().padStart(4, '0')} ${shape} a word`);
+    }
+  }
 
   const out = (name: string) => join(dataDir, name);
   const long = 'A sentence long enough to be spoken in several chunks by the engine. '.repeat(60);

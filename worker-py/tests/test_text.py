@@ -84,3 +84,36 @@ def test_espeak_pieces_leave_prose_whole_and_cut_dense_runs():
     assert all(e - s <= DENSE_RUN + 20 for s, e, _ in pieces)
     assert [end for _, _, end in pieces] == [False] * (len(pieces) - 1) + [True]
     assert all(years[e - 1] == " " for _, e, _ in pieces[:-1]), "cut at whitespace"
+
+
+# the blank set, written out again independently of text.BLANK_CODE_POINTS
+EXPECTED_BLANKS = (
+    set(range(0x09, 0x0E)) | set(range(0x1C, 0x20)) | {0x20, 0x85, 0xA0, 0x1680}
+    | set(range(0x2000, 0x200B)) | {0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF}
+)
+# JavaScript's String.prototype.trim set (ECMAScript WhiteSpace + LineTerminator, Unicode 15 Zs)
+JS_TRIM = (
+    {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF}
+    | set(range(0x2000, 0x200B))
+)
+
+
+def test_blank_set_is_the_union_of_js_trim_and_python_strip():
+    from voicecue_worker.text import BLANK_CODE_POINTS, content_span
+    assert set(BLANK_CODE_POINTS) == EXPECTED_BLANKS
+    python_strip = {cp for cp in range(0x110000) if chr(cp).isspace()}
+    assert EXPECTED_BLANKS == python_strip | JS_TRIM
+    for cp in list(range(0, 0x3001)) + [0xFEFF, 0x205F, 0x180E, 0x200B, 0x2060, 0xFFFE, 0x1F600]:
+        ch = chr(cp)
+        blank = cp in EXPECTED_BLANKS
+        assert content_span(ch) == ((1, 1) if blank else (0, 1)), hex(cp)
+        assert content_span(ch + "x" + ch) == ((1, 2) if blank else (0, 3)), hex(cp)
+
+
+def test_content_span_counts_code_points_and_keeps_inner_blanks():
+    from voicecue_worker.text import content_span
+    assert content_span("") == (0, 0)
+    assert content_span(" \t\n") == (3, 3)
+    assert content_span("\ufeff  Hello, world! 2025 \x1f") == (3, 21)
+    assert content_span("\u0085😀 a\u3000b 😀\u2029") == (1, 8)  # an emoji is one code point
+    assert content_span("a\ufeffb") == (0, 3)

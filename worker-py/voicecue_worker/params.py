@@ -7,6 +7,7 @@ import os
 from typing import Any, Optional
 
 from .errors import INVALID_PARAMS, RpcError
+from .text import content_span
 
 # The gateway passes its own limit, so both sides agree on what is too long.
 MAX_TEXT = int(os.environ.get("VOICECUE_MAX_TEXT_CHARS") or 20000)
@@ -49,15 +50,17 @@ def job_id(params: Optional[dict]) -> Any:
     return rid
 
 
-def text_param(params: Optional[dict]) -> str:
-    """The ``text`` of a request: a string within the limits, encodable as UTF-8."""
+def text_param(params: Optional[dict], allow_blank: bool = False) -> str:
+    """The ``text`` of a request: a string within the limits, encodable as UTF-8 (and not only
+    blanks, unless ``allow_blank``: tokenize answers for any text)."""
     text = (params or {}).get("text")
     if text is None:
         raise bad("text is required")
     if not isinstance(text, str):
         raise bad("text must be a string, got %s" % _type(text))
-    n = len(text.strip())
-    if n == 0:
+    start, end = content_span(text)  # the blanks both sides trim (text.BLANK_CODE_POINTS)
+    n = end - start
+    if n == 0 and not allow_blank:
         raise bad("text is empty (only whitespace)")
     if n > MAX_TEXT:
         raise bad("text is too long: %d characters after trimming, at most %d" % (n, MAX_TEXT))

@@ -169,16 +169,17 @@ class Server:
         self.reply(rid, lambda: self.control[method](rid, params), method)
 
     def reply(self, rid: Any, call: Callable[[], dict], method: str) -> None:
+        self.writer.send(self.outcome(rid, call, method))
+
+    def outcome(self, rid: Any, call: Callable[[], dict], method: str) -> dict:
+        """The reply to a request: its result, or its error (a handler must never kill the loop)."""
         try:
-            result = call()
+            return {"id": rid, "result": call()}
         except RpcError as e:
-            self.error(rid, e.code, e.message)
-            return
-        except Exception as e:  # a handler must never kill the loop
+            return {"id": rid, "error": {"code": e.code, "message": e.message}}
+        except Exception as e:
             log.exception("method %s failed", method)
-            self.error(rid, INTERNAL, "%s: %s" % (type(e).__name__, e))
-            return
-        self.writer.send({"id": rid, "result": result})
+            return {"id": rid, "error": {"code": INTERNAL, "message": "%s: %s" % (type(e).__name__, e)}}
 
     def error(self, rid: Any, code: str, message: str) -> None:
         self.writer.send({"id": rid, "error": {"code": code, "message": message}})
@@ -192,13 +193,15 @@ class Server:
                 self.running = job
             try:
                 if job.cancelled.is_set():  # cancelled while it waited: never runs
-                    self.error(job.id, CANCELLED, "the job was cancelled before it started")
+                    answer = {"id": job.id, "error": {"code": CANCELLED, "message": "the job was cancelled before it started"}}
                 else:
-                    self.reply(job.id, lambda: self.work[job.method](job, job.params), job.method)
+                    answer = self.outcome(job.id, lambda: self.work[job.method](job, job.params), job.method)
             finally:
+                # Idle before the reply goes out: a ping that follows the reply never sees the job.
                 with self._job_lock:
                     self.running = None
                     self.waiting.pop(job.id, None)
+            self.writer.send(answer)
 
     # ------------------------------------------------------------ control methods
     def m_ping(self, rid: Any, params: Optional[dict]) -> dict:
@@ -210,7 +213,7 @@ class Server:
         return self.capabilities()
 
     def m_tokenize(self, rid: Any, params: Optional[dict]) -> dict:
-        text = P.text_param(params)
+        text = P.text_param(params, allow_blank=True)
         return {"spans": [list(s) for s in tokenize(text)], "content": list(T.content_span(text))}
 
     def m_cancel(self, rid: Any, params: Optional[dict]) -> dict:

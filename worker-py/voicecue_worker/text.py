@@ -31,6 +31,40 @@ _SPOKEN_PUNCT = frozenset("%\u2030\u2031&@#")
 _SIGN_OPENERS = frozenset(" \t\r\n([{\"'\u201c\u2018\u00ab")
 
 
+# Blanks: what either side of the service trims. JavaScript's String.prototype.trim removes
+# WhiteSpace and LineTerminator (U+FEFF among them, which Python keeps); Python's str.strip
+# removes str.isspace characters (U+001C..U+001F and U+0085 among them, which JavaScript
+# keeps). Both sides use the union, listed explicitly (src/text/blank.ts has the same list).
+BLANK_CODE_POINTS = (
+    0x0009, 0x000A, 0x000B, 0x000C, 0x000D,  # tab, LF, VT, FF, CR
+    0x001C, 0x001D, 0x001E, 0x001F,  # file/group/record/unit separators (Python only)
+    0x0020,  # space
+    0x0085,  # next line (Python only)
+    0x00A0,  # no-break space
+    0x1680,  # ogham space mark
+    0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200A,
+    0x2028, 0x2029,  # line and paragraph separators
+    0x202F,  # narrow no-break space
+    0x205F,  # medium mathematical space
+    0x3000,  # ideographic space
+    0xFEFF,  # zero width no-break space / BOM (JavaScript only)
+)
+BLANKS = frozenset(map(chr, BLANK_CODE_POINTS))
+
+
+def content_span(text: str) -> Span:
+    """(start, end) code-point offsets of ``text`` without its leading and trailing blanks
+    (BLANK_CODE_POINTS); (len, len) when it is all blanks."""
+    n = len(text)
+    start = 0
+    while start < n and text[start] in BLANKS:
+        start += 1
+    end = n
+    while end > start and text[end - 1] in BLANKS:
+        end -= 1
+    return start, end
+
+
 def _is_cjk(cp: int) -> bool:
     return (
         0x4E00 <= cp <= 0x9FFF
