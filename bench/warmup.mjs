@@ -1,7 +1,8 @@
 // Warmup's cost on a start where nothing needs installing: install mode never, every package in the
 // manifest already present (numpy and pytest, which this project's Python always has).
 // Run: npx tsc -p tsconfig.build.json && node bench/warmup.mjs [runs]
-// VOICECUE_PYTHON picks the interpreter (default python3). Budget: <= 300 ms.
+// VOICECUE_PYTHON picks the interpreter (default the tests' .venv, which has both). Budget: <= 300 ms.
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,8 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_MANIFEST, definePackage, runWarmup } from '../dist/src/warmup/index.js';
 
 const runs = Number(process.argv[2] ?? 11);
-const python = process.env.VOICECUE_PYTHON ?? 'python3';
+const venv = new URL('../.venv/bin/python', import.meta.url).pathname;
+const python = process.env.VOICECUE_PYTHON ?? (existsSync(venv) ? venv : 'python3');
 const quiet = { info() {}, warn() {}, error() {} };
 const present = [
   definePackage({ name: 'numpy', importName: 'numpy', serves: ['math'], estimatedBytes: 50e6 }),

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,25 @@ export const ROOT_DIR = basename(parent) === 'dist' ? resolve(parent, '..') : pa
 export const VOICE_NAME = /^(?!.*\.\.)[A-Za-z0-9][\w+./-]{0,63}$/;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/**
+ * One CPU worker per core the process may use: the cores it sees, or fewer where a cgroup quota
+ * (a Kubernetes CPU limit) allows less, so a pod limited to 2 CPUs on a 64-core node starts 2.
+ */
+export function defaultCpuWorkers(cpuMax = readCpuMax()): number {
+  const cores = availableParallelism();
+  const [quota, period] = cpuMax?.trim().split(/\s+/) ?? [];
+  const limit = quota && quota !== 'max' && Number(period) > 0 ? Math.ceil(Number(quota) / Number(period)) : Infinity;
+  return Math.max(1, Math.min(cores, Number.isFinite(limit) ? limit : cores));
+}
+
+function readCpuMax(): string | undefined {
+  try {
+    return readFileSync('/sys/fs/cgroup/cpu.max', 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Node timers overflow past 2^31-1 ms (about 24.8 days) and then fire at once. */
 const seconds = (min = 0.001) => z.coerce.number().min(min).max(2_000_000);
 
@@ -32,7 +52,7 @@ const schema = z.object({
   VOICECUE_REQUEST_TIMEOUT_S: seconds().default(120),
   VOICECUE_REQUEST_MAX_S: seconds().default(1800),
   VOICECUE_SIDECAR_START_TIMEOUT_S: seconds().default(60),
-  VOICECUE_CPU_WORKERS: int(1, 256).default(availableParallelism()),
+  VOICECUE_CPU_WORKERS: int(1, 256).default(defaultCpuWorkers()),
   VOICECUE_GPU_WORKERS: int(0, 16).default(1),
   VOICECUE_PING_INTERVAL_S: seconds(0.01).default(1),
   VOICECUE_PING_TIMEOUT_S: seconds(0.01).default(4),

@@ -105,28 +105,6 @@ class WordTimer:
             last[cur] = sample_offset + chunk_samples
         self.cur = cur
 
-    def reaches(self, events: Sequence[Event], char_offset: int) -> int:
-        """The furthest word that ``events`` would time, or -1; feeds nothing."""
-        far = -1
-        for typ, tp, _samp, _pause in events:
-            if typ == EV_WORD and tp > 0:
-                i = bisect_right(self.starts, char_offset + tp - 1) - 1
-                if i >= 0 and char_offset + tp - 1 < self.spans[i][1]:
-                    far = max(far, i)
-        return far
-
-    def last_timed(self, lo: int, hi: int) -> int:
-        """The last word in [lo, hi) with a start, or -1."""
-        for i in range(hi - 1, lo - 1, -1):
-            if self.first[i] is not None:
-                return i
-        return -1
-
-    def untimed_tail(self, lo: int, hi: int) -> int:
-        """How many words at the end of [lo, hi) have no start yet (0 when none were timed)."""
-        last = self.last_timed(lo, hi)
-        return 0 if last < 0 else hi - 1 - last
-
     def words(self, total_samples: int, sample_rate: int, source: str = "espeak") -> List[dict]:
         """The words with times in seconds (millisecond precision), in order, non-overlapping,
         each with end > start, all inside the audio. Empty when nothing could be timed."""
