@@ -6,31 +6,18 @@
 import { ApiError } from '../errors.js';
 import { batchFor, type ProgressEvent, type ReadyInfo } from './protocol.js';
 import type { RpcRequest } from './rpc.js';
-import { Supervisor, type SpawnFn, type SupervisorState } from './supervisor.js';
-import type { Logger } from './transport.js';
+import { Supervisor, type SupervisorOptions, type SupervisorState } from './supervisor.js';
 
-export interface LaneOptions {
+/** A lane's workers are all started alike; the lane adds its queue and its deadlines. */
+export interface LaneOptions extends Omit<SupervisorOptions, 'name' | 'onChange'> {
   name: string;
   workers: number;
-  spawn?: SpawnFn;
-  command: string;
-  args: string[];
-  cwd?: string;
-  env?: Record<string, string | undefined>;
   /** Jobs that may wait for a worker; beyond it, QUEUE_FULL. */
   maxQueue: number;
-  startTimeoutMs: number;
-  backoffMs: number;
-  backoffMaxMs: number;
-  stopStepMs?: number;
-  pingIntervalMs: number;
-  pingTimeoutMs: number;
   /** A cancelled job the worker has not answered within this long gets its worker killed. */
   cancelGraceMs?: number;
-  maxLineBytes?: number;
   /** Deadline of a reader-thread call (tokenize, capabilities). */
   callTimeoutMs?: number;
-  log: Logger;
 }
 
 export interface RunOptions {
@@ -95,24 +82,10 @@ export class Lane {
     this.name = opts.name;
     this.workers = Array.from(
       { length: Math.max(1, opts.workers) },
-      (_, i) =>
-        new Supervisor({
-          name: `${opts.name}#${i}`,
-          command: opts.command,
-          args: opts.args,
-          cwd: opts.cwd,
-          env: opts.env,
-          startTimeoutMs: opts.startTimeoutMs,
-          backoffMs: opts.backoffMs,
-          backoffMaxMs: opts.backoffMaxMs,
-          pingIntervalMs: opts.pingIntervalMs,
-          pingTimeoutMs: opts.pingTimeoutMs,
-          log: opts.log,
-          onChange: () => this.onWorkerChange(),
-          ...(opts.spawn && { spawn: opts.spawn }),
-          ...(opts.stopStepMs !== undefined && { stopStepMs: opts.stopStepMs }),
-          ...(opts.maxLineBytes !== undefined && { maxLineBytes: opts.maxLineBytes }),
-        }),
+      (_, i) => {
+        const { workers: _n, maxQueue: _q, cancelGraceMs: _g, callTimeoutMs: _c, ...worker } = opts;
+        return new Supervisor({ ...worker, name: `${opts.name}#${i}`, onChange: () => this.onWorkerChange() });
+      },
     );
   }
 
