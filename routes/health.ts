@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseOrThrow } from '../src/http/body.js';
 import type { Capability } from '../src/lanes/index.js';
+import { ENGINE_LANES } from '../src/services/workers.js';
 
 const query = z.object({ verbose: z.enum(['0', '1', 'true', 'false']).optional() });
 
@@ -31,9 +32,11 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
     if (readiness.stopping) return notReady('stopping', 'the service is shutting down');
     if (readiness.warmup.state === 'running') return notReady('warming', "checking the workers' Python packages");
     const engine = config.defaultEngine;
-    const lane = workers.mainLane.status();
-    if (lane.state !== 'ready') return notReady(lane.state, `the ${lane.name} lane is not ready: ${lane.reason}`);
     const main = capabilities.engines[engine];
+    const laneName = ENGINE_LANES[engine];
+    const lane = workers.lanes[laneName]?.status();
+    if (!lane) return notReady('unavailable', `the default engine ${engine} is not available: ${main?.reason ?? 'no lane'}`);
+    if (lane.state !== 'ready') return notReady(lane.state, `the ${lane.name} lane is not ready: ${lane.reason}`);
     if (!main?.available) return notReady('unavailable', `the default engine ${engine} is not available: ${main?.reason ?? 'unknown'}`);
     return { status: 'ready', ...summary };
   });

@@ -22,6 +22,7 @@ async function shutdown(signal: string): Promise<void> {
   log.info({ signal }, 'shutting down: finishing requests in flight');
   const force = setTimeout(() => {
     log.error('shutdown took too long; exiting');
+    for (const lane of Object.values(app.workers.lanes)) lane.kill('the service is exiting');
     process.exit(1);
   }, config.shutdownGraceMs);
   force.unref();

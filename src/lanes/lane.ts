@@ -190,6 +190,11 @@ export class Lane {
     }
   }
 
+  /** The last resort when the process must exit now: SIGKILL every worker. */
+  kill(why: string): void {
+    for (const worker of this.workers) worker.kill(why);
+  }
+
   /** Fails what waits with SHUTTING_DOWN and stops every worker; running jobs may still finish. */
   async stop(): Promise<void> {
     if (this.phase === 'stopped' || this.phase === 'closing') return;

@@ -112,3 +112,20 @@ t.test('while the service stops: what is in flight finishes, what comes after is
   const json = JSON.parse(answers[1]!.slice(answers[1]!.indexOf('\r\n\r\n') + 4));
   t.match(json, { statusCode: 503, code: 'SHUTTING_DOWN', error: 'Service Unavailable' });
 });
+
+t.test('readiness needs the default engine: no libespeak-ng, or f5 with its lane off, is 503 unavailable', async (t) => {
+  const noEspeak = await testApp(t, { lane: { env: { VOICECUE_ESPEAK_LIB: '/nonexistent/libespeak-ng.so.1' } } });
+  await noEspeak.workers.start();
+  const res = await noEspeak.app.inject('/health');
+  t.equal(res.statusCode, 503, 'the worker is up, but cannot speak');
+  t.match(res.json(), { status: 'unavailable', reason: /default engine espeak is not available: libespeak-ng\.so\.1 not found/ });
+  t.match(res.json().engines.espeak, { available: false, reason: /libespeak-ng/ });
+  const tts = await noEspeak.app.inject({ method: 'POST', url: '/tts', payload: { text: SENTENCE } });
+  t.equal(tts.json().code, 'ENGINE_UNAVAILABLE');
+
+  const f5 = await testApp(t, { worker: 'fake', env: { VOICECUE_DEFAULT_ENGINE: 'f5' } });
+  await f5.workers.start();
+  const off = await f5.app.inject('/health');
+  t.equal(off.statusCode, 503);
+  t.match(off.json(), { status: 'unavailable', reason: /f5 runs in the gpu lane, which is off/ });
+});
