@@ -4,7 +4,9 @@ import t from 'tap';
 import http from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { readdir } from 'node:fs/promises';
-import { testApp, waitFor } from '../helpers.js';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { FAKE_SIDECAR, testApp, waitFor } from '../helpers.js';
 
 const SENTENCE = 'Hello world, this is voicecue.';
 const LONG = 'The quick brown fox jumps over the lazy dog near the riverbank, twice a day. '.repeat(260).slice(0, 20_000);
@@ -128,4 +130,16 @@ t.test('readiness needs the default engine: no libespeak-ng, or f5 with its lane
   const off = await f5.app.inject('/health');
   t.equal(off.statusCode, 503);
   t.match(off.json(), { status: 'unavailable', reason: /f5 runs in the gpu lane, which is off/ });
+});
+
+t.test('install mode missing: the workers wait for warmup, and /tts says WARMING_UP meanwhile', async (t) => {
+  const dataDir = t.testdir();
+  const config = loadConfig({ VOICECUE_DATA_DIR: dataDir, VOICECUE_INSTALL_MODE: 'missing', VOICECUE_CPU_WORKERS: '1', VOICECUE_GPU_WORKERS: '0' });
+  // warmup: false stands for a warmup still installing: nothing starts the workers.
+  const app = await buildApp({ config, logger: false, warmup: false, workers: { args: () => [FAKE_SIDECAR] } });
+  t.teardown(() => app.close());
+  t.equal(app.workers.mainLane.status().reason, 'not started');
+  const res = await app.inject({ method: 'POST', url: '/tts', payload: { text: SENTENCE } });
+  t.match(res.json(), { statusCode: 503, code: 'WARMING_UP' });
+  t.equal(res.headers['retry-after'], '1');
 });
