@@ -578,7 +578,7 @@ class EspeakEngine(Engine):
             while got < n:
                 if should_stop is not None and should_stop():
                     raise RpcError(CANCELLED, "synthesis was cancelled")
-                if not select.select([r], [], [], 0.05)[0]:
+                if not select.select([r], [], [], 0.01)[0]:  # 10 ms: how soon a cancel is seen
                     continue
                 k = os.readv(r, [view[got:]])
                 if k == 0:
