@@ -48,16 +48,16 @@ export class Workers {
 
   laneFor(kind: 'engine', name: EngineName): Lane;
   laneFor(kind: 'aligner', name: AlignerName): Lane;
-  laneFor(kind: 'engine' | 'aligner', name: string): Lane {
-    const laneName = kind === 'engine' ? ENGINE_LANES[name as EngineName] : ALIGNER_LANES[name as AlignerName];
-    const lane = this.lanes[laneName];
-    if (!lane) throw new ApiError('ENGINE_UNAVAILABLE', offReason(name, laneName));
+  laneFor(kind: Kind, name: string): Lane {
+    const laneName = laneOf(kind, name);
+    const lane = laneName && this.lanes[laneName];
+    if (!lane) throw new ApiError('ENGINE_UNAVAILABLE', laneName ? offReason(name, laneName) : `no such ${kind}: ${name}`);
     return lane;
   }
 
   /** What is known of an engine or aligner now: the worker's own report, or why there is none. */
-  capability(kind: 'engine' | 'aligner', name: string): Capability {
-    const laneName = kind === 'engine' ? ENGINE_LANES[name as EngineName] : ALIGNER_LANES[name as AlignerName];
+  capability(kind: Kind, name: string): Capability {
+    const laneName = laneOf(kind, name);
     const lane = laneName ? this.lanes[laneName] : undefined;
     if (!laneName) return { available: false, reason: `no such ${kind}`, lane: 'none', batch: 1 };
     if (!lane) return { available: false, reason: offReason(name, laneName), lane: laneName, batch: 1 };
@@ -70,7 +70,7 @@ export class Workers {
 
   /** Every engine and aligner voicecue knows, with what its lane reports. */
   capabilities(): { engines: Record<string, Capability>; aligners: Record<string, Capability> } {
-    const all = (kind: 'engine' | 'aligner', names: string[]) => Object.fromEntries(names.map((n) => [n, this.capability(kind, n)]));
+    const all = (kind: Kind, names: string[]) => Object.fromEntries(names.map((n) => [n, this.capability(kind, n)]));
     return { engines: all('engine', Object.keys(ENGINE_LANES)), aligners: all('aligner', Object.keys(ALIGNER_LANES)) };
   }
 
@@ -82,6 +82,13 @@ export class Workers {
   versions(): ReadyInfo['versions'] {
     return Object.assign({}, ...Object.values(this.lanes).map((lane) => lane.info?.versions ?? {}));
   }
+}
+
+type Kind = 'engine' | 'aligner';
+
+function laneOf(kind: Kind, name: string): LaneName | undefined {
+  const table: Record<string, LaneName> = kind === 'engine' ? ENGINE_LANES : ALIGNER_LANES;
+  return Object.hasOwn(table, name) ? table[name] : undefined;
 }
 
 function offReason(name: string, lane: LaneName): string {
