@@ -18,10 +18,13 @@ LANES = ("cpu", "gpu")
 
 
 class Job:
-    """One running request: its id, a cancel flag the engine polls, and a progress sink."""
+    """One request for the job thread: its id, method and params, a cancel flag the engine
+    polls, and a progress sink."""
 
-    def __init__(self, rid, send_progress: Callable[[dict], None]):
+    def __init__(self, rid, send_progress: Callable[[dict], None], method: str = "", params: Optional[dict] = None):
         self.id = rid
+        self.method = method
+        self.params = params
         self.cancelled = threading.Event()
         self._send = send_progress
 
@@ -59,6 +62,10 @@ class Plugin:
 
     def details(self) -> dict:
         """Extra facts for ``info()`` when available (sample rate, versions, voices)."""
+        return {}
+
+    def versions(self) -> Dict[str, Optional[str]]:
+        """Library versions for the ready event's ``versions``."""
         return {}
 
     def info(self) -> dict:

@@ -87,7 +87,7 @@ class Server:
     def capabilities(self) -> dict:
         versions = {"python": "%d.%d.%d" % sys.version_info[:3], "voicecue_worker": __version__}
         for plugin in [*self.registry.engines.values(), *self.registry.aligners.values()]:
-            versions.update(getattr(plugin, "versions", lambda: {})())
+            versions.update(plugin.versions())
         return {
             "pid": self.pid,
             "lane": self.registry.lane,
@@ -159,8 +159,7 @@ class Server:
             self.error(rid, INVALID_PARAMS, "params must be an object")
             return
         if method in self.work:
-            job = Job(rid, self.writer.send)
-            job.method, job.params = method, params
+            job = Job(rid, self.writer.send, method, params)
             with self._job_lock:
                 if rid is not None:
                     self.waiting[rid] = job
