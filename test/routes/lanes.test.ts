@@ -143,3 +143,26 @@ t.test('install mode missing: the workers wait for warmup, and /tts says WARMING
   t.match(res.json(), { statusCode: 503, code: 'WARMING_UP' });
   t.equal(res.headers['retry-after'], '1');
 });
+
+t.test('a worker stopped with SIGSTOP mid-request is found by the heartbeat and replaced', async (t) => {
+  const { app, workers } = await testApp(t, { env: { VOICECUE_PING_INTERVAL_S: '0.1', VOICECUE_PING_TIMEOUT_S: '0.5' } });
+  await workers.start();
+  const lane = workers.mainLane;
+  const pid = lane.status().workers[0]!.pid!;
+  t.teardown(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  const long = app.inject({ method: 'POST', url: '/tts', payload: { text: LONG } });
+  await waitFor(() => lane.status().running === 1, 5000, 'the request to run');
+  process.kill(pid, 'SIGSTOP');
+  const failed = await long;
+  t.equal(failed.statusCode, 503);
+  t.equal(failed.json().code, 'SIDECAR_UNAVAILABLE');
+  await waitFor(() => lane.state === 'ready', 10_000, 'a new worker');
+  t.not(lane.status().workers[0]!.pid, pid, 'replaced by a new process');
+  t.equal((await app.inject({ method: 'POST', url: '/tts', payload: { text: SENTENCE } })).statusCode, 201);
+});
