@@ -47,6 +47,7 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
       duration: result.duration,
       words: return_word_timings ? result.words : [],
       timing: result.timing,
+      subtitles: result.subtitles,
       timings_ms: timings,
       audio_url: audioUrl,
       downloads: downloadUrls(result.id, result.formats),

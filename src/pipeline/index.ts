@@ -4,7 +4,7 @@
  * /align, when it comes, everything but the engine).
  */
 import { join } from 'node:path';
-import type { Format } from '../subtitles/index.js';
+import type { Format, TimingReport } from '../subtitles/index.js';
 import type { SubtitleOptionsInput } from '../subtitles/options.js';
 import type { Word } from '../types.js';
 import { AUDIO_FILE, produceAudio, type AudioRequest } from './audio.js';
@@ -33,6 +33,8 @@ export interface SpeechResult {
   timing: Timing;
   /** The subtitle formats written next to the audio. */
   formats: Format[];
+  /** The display rules applied to the cues, and the shares of cues they could not be met for. */
+  subtitles: TimingReport;
   audio: { file: string; contentType: string; bytes: number };
 }
 
@@ -45,14 +47,16 @@ export async function speak(ctx: StepContext, req: SpeechRequest): Promise<Speec
     const { words, timing } = await timeWords(ctx, {
       audioPath: join(dir, AUDIO_FILE), text: req.text, language: req.language, engine: req.engine, engineWords: audio.words,
     });
-    const formats = await timed(ctx, 'subtitles', () => writeSubtitles(dir, words, req.subtitles, { duration: audio.duration, text: req.text }));
+    const { formats, report } = await timed(ctx, 'subtitles', () => writeSubtitles(dir, words, req.subtitles, {
+      duration: audio.duration, text: req.text, language: req.language ?? audio.voice.split('+')[0]!,
+    }));
     const encoded = await timed(ctx, 'encode', () => encode(dir, 'wav'));
-    return { audio, words, timing, formats, encoded };
+    return { audio, words, timing, formats, report, encoded };
   });
   ctx.timings.total = Math.round((performance.now() - started) * 100) / 100;
-  const { audio, words, timing, formats, encoded } = value;
+  const { audio, words, timing, formats, report, encoded } = value;
   return {
     id, engine: audio.engine, voice: audio.voice, sample_rate: audio.sample_rate, samples: audio.samples, duration: audio.duration,
-    words, timing, formats, audio: encoded,
+    words, timing, formats, subtitles: report, audio: encoded,
   };
 }

@@ -1,14 +1,15 @@
 import type { Word } from '../types.js';
 import { assSpan, toMs } from './time.js';
 import { endsClause, endsSentence, tokenize, type Token } from './tokens.js';
+import { frameRate } from './timing.js';
 
 /** Cue-building options, in seconds as the API gives them; see subtitleOptionsSchema. */
 export interface CueOptions {
   max_chars_per_line: number;
   max_lines: number;
   max_cue_duration: number;
-  min_cue_duration?: number | undefined;
-  fps: number;
+  /** Frames are the shortest cue; at 25 fps when none is given. */
+  fps?: number | undefined;
   pause_threshold: number;
 }
 
@@ -16,7 +17,6 @@ export const CUE_DEFAULTS: CueOptions = {
   max_chars_per_line: 42,
   max_lines: 2,
   max_cue_duration: 7,
-  fps: 25,
   pause_threshold: 0.4,
 };
 
@@ -65,11 +65,11 @@ export function audioMs(duration: number, words: readonly Word[]): number {
 }
 
 /**
- * The shortest cue: one video frame, or min_cue_duration if longer, and never under 20 ms so a
- * cue keeps at least one centisecond on the ASS grid after rounding.
+ * The shortest cue: one video frame, and never under 20 ms so a cue keeps at least one
+ * centisecond on the ASS grid after rounding. (min_cue_duration is a display rule: timing.ts.)
  */
-export function minCueMs(o: CueOptions): number {
-  return Math.max(Math.ceil(1000 / o.fps), toMs(o.min_cue_duration ?? 0), 20);
+export function minCueMs(o: Pick<CueOptions, 'fps'>): number {
+  return Math.max(Math.ceil(1000 / frameRate(o.fps)), 20);
 }
 
 // Costs for choosing cue boundaries inside a phrase (lower is better). As broadcast practice and

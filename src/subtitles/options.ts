@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
-/** The five files we write, in the order `all` renders them. */
-export const FORMAT_NAMES = ['srt', 'vtt', 'ass', 'csv', 'json'] as const;
+/** The six files we write, in the order `all` renders them. */
+export const FORMAT_NAMES = ['srt', 'vtt', 'ass', 'ttml', 'csv', 'json'] as const;
 export type Format = (typeof FORMAT_NAMES)[number];
 
 export const formatSchema = z.enum(FORMAT_NAMES);
@@ -17,7 +17,8 @@ const colour = z
  * so `subtitleOptionsSchema.parse({})` gives the full set. Times are in seconds.
  *
  * Bounds are chosen so no cross-field check is needed: one frame (≤ 1 s at fps ≥ 1) and
- * min_cue_duration (≤ 1 s) can never exceed max_cue_duration (≥ 1 s).
+ * min_cue_duration (≤ 1 s) can never exceed max_cue_duration (≥ 1 s). The display rules
+ * (reading speed, minimum duration, chaining, frames) are applied in timing.ts.
  *
  * Embedding: flat with `bodySchema.extend(subtitleOptionsSchema.shape)`, or nested with
  * `subtitles: subtitleOptionsSchema.prefault({})` (zod 4's `.default({})` would skip the inner defaults).
@@ -28,9 +29,15 @@ export const subtitleOptionsSchema = z.object({
     .describe('Line length limit; CJK and emoji count as two'),
   max_lines: z.number().int().min(1).max(4).default(2).describe('Lines per cue'),
   max_cue_duration: z.number().min(1).max(30).default(7).describe('Seconds a cue may stay on screen'),
-  min_cue_duration: z.number().min(0).max(1).optional()
-    .describe('Seconds; a cue is never shorter than this nor than one frame at fps'),
-  fps: z.number().min(1).max(240).default(25).describe('Video frame rate; one frame is the shortest cue'),
+  min_cue_duration: z.number().min(0).max(1).default(5 / 6)
+    .describe('Seconds a cue stays up at least, lingering into the silence after it where there is room'),
+  reading_speed: z.number().min(0).max(100).default(20)
+    .describe('Characters a second a viewer is asked to read at most; a faster cue lingers into the silence after it (0: no limit)'),
+  chain_threshold: z.number().min(0).max(2).default(0.5)
+    .describe('Seconds: a shorter gap between two cues is closed to chain_gap_frames, so the screen does not blink (0: off)'),
+  chain_gap_frames: z.number().int().min(0).max(12).default(2).describe('Frames left between chained cues'),
+  fps: z.number().min(1).max(240).optional()
+    .describe('Video frame rate (23.976, 29.97 and 59.94 mean the NTSC rates): cue boundaries snap to its frames. Without it times keep ms precision and frames count at 25 fps'),
   pause_threshold: z.number().min(0.05).max(10).default(0.4)
     .describe('A silence longer than this (seconds) always starts a new cue'),
   font_size: z.number().int().min(8).max(400).default(64).describe('ASS font size at 1920x1080'),

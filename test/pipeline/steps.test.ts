@@ -49,8 +49,9 @@ t.test('audio: an engine its worker reports unavailable is refused before any jo
 
 t.test('subtitles: the formats asked for, and the JSON words always', async (t) => {
   const dir = t.testdir();
-  const formats = writeSubtitles(dir, RESULT.words, { timing_format: 'srt' }, { duration: 1, text: 'Hello' });
+  const { formats, report } = writeSubtitles(dir, RESULT.words, { timing_format: 'srt' }, { duration: 1, text: 'Hello', language: 'en-us' });
   t.same(formats.sort(), ['json', 'srt']);
+  t.match(report, { cues: 1, over_reading_speed: 0, under_min_duration: 0, rules: { reading_speed: 20 } });
   t.same((await readdir(dir)).sort(), ['subtitles.srt', 'words.json'].sort());
   t.match(await readFile(join(dir, 'subtitles.srt'), 'utf8'), /^1\n00:00:00,000 --> 00:00:00,\d{3}\nHello\n/);
 });

@@ -58,7 +58,7 @@ t.test('POST /tts: JSON with words whose audio downloads as a valid WAV', async 
   t.match(body.id, /^[0-9a-z]{9}[\w-]{16}$/);
   t.equal(res.headers.location, `/download/${body.id}`);
   t.equal(body.audio_url, `/download/${body.id}`);
-  t.same(Object.keys(body.downloads).sort(), ['ass', 'csv', 'json', 'srt', 'vtt', 'wav'], 'every format by default');
+  t.same(Object.keys(body.downloads).sort(), ['ass', 'csv', 'json', 'srt', 'ttml', 'vtt', 'wav'], 'every format by default');
   for (const [format, url] of Object.entries(body.downloads)) t.equal(url, `/download/${body.id}?format=${format}`);
   t.same(body.timing, { aligner: 'native', source: 'espeak', skipped: [] }, 'the answer names the step that timed the words');
   for (const stage of ['worker_synthesize', 'worker_round_trip', 'subtitles', 'encode', 'total']) t.type(body.timings_ms[stage], 'number', `timing ${stage}`);
@@ -162,7 +162,7 @@ t.test('subtitles: every format downloads with its type; timing_format picks one
   const text = 'First sentence, with a comma. Second one follows! And a third? Yes.';
   const all = (await app.inject({ method: 'POST', url: '/tts', payload: { text, max_chars_per_line: 20 } })).json();
   const types: Record<string, RegExp> = {
-    srt: /^application\/x-subrip/, vtt: /^text\/vtt/, ass: /^text\/x-ssa/, csv: /^text\/csv/, json: /^application\/json/, wav: /^audio\/wav$/,
+    srt: /^application\/x-subrip/, vtt: /^text\/vtt/, ass: /^text\/x-ssa/, ttml: /^application\/ttml\+xml$/, csv: /^text\/csv/, json: /^application\/json/, wav: /^audio\/wav$/,
   };
   for (const [format, type] of Object.entries(types)) {
     const res = await app.inject(all.downloads[format]);
@@ -195,4 +195,23 @@ t.test('subtitles: every format downloads with its type; timing_format picks one
     t.equal(res.json().code, 'VALIDATION_ERROR');
     t.match(res.json().message, new RegExp(`^${field} `), `names ${field}`);
   }
+});
+
+t.test('subtitles for 1000 words: the display rules make fewer cues too fast to read, and the answer says so', async (t) => {
+  const { app, workers } = await testApp(t);
+  await workers.start();
+  const words = ('The quick brown fox jumps over the lazy dog near the riverbank. On 3 March 2024, about 1,500 people ' +
+    'gathered in the square to hear the orchestra play. She said it was the best concert of her life, ' +
+    'and nobody disagreed with her. Later that evening the rain started, slowly at first, then all at once.').split(' ');
+  const text = Array.from({ length: 1000 }, (_, i) => words[i % words.length]).join(' ') + '.';
+  const fast = async (options: object) => {
+    const body = (await app.inject({ method: 'POST', url: '/tts', payload: { text, ...options } })).json();
+    const file = (await app.inject(`/download/${body.id}?format=json`)).json() as { cues: { cps: number; unmet: string[] }[] };
+    return { body, share: file.cues.filter((c) => c.cps > 20).length / file.cues.length, file };
+  };
+  const built = await fast({ reading_speed: 0, min_cue_duration: 0, chain_threshold: 0 });
+  const timed = await fast({ fps: 25 });
+  t.ok(built.share > timed.share, `over 20 cps: ${(built.share * 100).toFixed(1)}% as built, ${(timed.share * 100).toFixed(1)}% timed`);
+  t.match(timed.body.subtitles, { rules: { reading_speed: 20, min_cue_duration: 5 / 6, chain_threshold: 0.5, chain_gap_frames: 2, fps: 25 }, cues: timed.file.cues.length });
+  t.equal(timed.body.subtitles.over_reading_speed, Math.round((timed.file.cues.filter((c) => c.unmet.includes('reading_speed')).length / timed.file.cues.length) * 10_000) / 10_000);
 });

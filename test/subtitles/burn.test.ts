@@ -50,7 +50,9 @@ t.test('the ASS file burns into a video, and \\k highlights words as they are sp
     { word: 'Later', start: 1.2, end: 1.5, char_start: 13, char_end: 18, source: 'test' },
     { word: 'words', start: 1.5, end: 1.9, char_start: 19, char_end: 24, source: 'test' },
   ];
-  const { files } = renderSubtitles(words, { primary_colour: '#FF0000', highlight_colour: '#00FF00', font_size: 96 }, {
+  // The cues as built on the words (no lingering, no chaining): the highlighting is under test.
+  const asBuilt = { reading_speed: 0, min_cue_duration: 0, chain_threshold: 0 };
+  const { files } = renderSubtitles(words, { primary_colour: '#FF0000', highlight_colour: '#00FF00', font_size: 96, ...asBuilt }, {
     duration: 2,
     text,
   });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { buildCues, displayWidth, renderSubtitles, type Cue } from '../../src/subtitles/index.js';
+import { buildCues, displayWidth, renderSubtitles, type Cue, type SubtitleOptionsInput } from '../../src/subtitles/index.js';
 import type { Word } from '../../src/types.js';
 import { cueProblems, fileProblems } from './fixtures/check.js';
 import { longText, parseAss, parseSrt, parseVtt, rng, synthWords } from './fixtures/helpers.js';
@@ -103,8 +103,11 @@ function sentence(items: [string, number, number][]): { words: Word[]; text: str
 }
 
 /** Renders all five formats and reads them back; `problems` lists anything invalid. */
-async function renderChecked(words: Word[], duration: number, text?: string) {
-  const result = renderSubtitles(words, {}, { duration, text });
+/** The cues as built on the words' own times, before the display rules (timing.test.ts has those). */
+const AS_BUILT = { reading_speed: 0, min_cue_duration: 0, chain_threshold: 0 };
+
+async function renderChecked(words: Word[], duration: number, text?: string, options: SubtitleOptionsInput = AS_BUILT) {
+  const result = renderSubtitles(words, options, { duration, text });
   const durationMs = Math.round(duration * 1000);
   const problems = [
     ...cueProblems(result.cues, durationMs),
@@ -182,10 +185,10 @@ t.test('a sentence shorter than a frame still gets a frame', async (t) => {
   t.same(r0.problems, []);
   t.same(r0.cues.map((c) => c.text), ['Oh. Then more.']);
   // A 60 fps video has shorter frames.
-  const c = renderSubtitles(a.words, { fps: 60 }, { duration: 3, text: a.text });
-  t.equal(c.cues[0]!.end_ms - c.cues[0]!.start_ms, 20, '20 ms floor above a 17 ms frame');
-  const d = renderSubtitles(a.words, { min_cue_duration: 0.3 }, { duration: 3, text: a.text });
-  t.equal(d.cues[0]!.end_ms - d.cues[0]!.start_ms, 300, 'min_cue_duration raises the floor');
+  const c = buildCues(a.words, { duration: 3, text: a.text }, { fps: 60 });
+  t.equal(c[0]!.end_ms - c[0]!.start_ms, 20, '20 ms floor above a 17 ms frame');
+  const d = renderSubtitles(a.words, { ...AS_BUILT, min_cue_duration: 0.3 }, { duration: 3, text: a.text });
+  t.equal(d.cues[0]!.end_ms - d.cues[0]!.start_ms, 300, 'min_cue_duration lingers into the silence');
 });
 
 t.test('an empty word list gives valid empty files', async (t) => {

@@ -16,7 +16,7 @@ for (const [name, text] of Object.entries(NASTY_TEXTS)) {
       t.ok(words.length > 0, 'has words');
       const result = renderSubtitles(words, {}, { duration, text });
       const durationMs = Math.round(duration * 1000);
-      t.same(Object.keys(result.files).sort(), ['ass', 'csv', 'json', 'srt', 'vtt'], 'all five by default');
+      t.same(Object.keys(result.files).sort(), ['ass', 'csv', 'json', 'srt', 'ttml', 'vtt'], 'all six by default');
       t.same(cueProblems(result.cues, durationMs), [], 'cues are sound');
       t.same(await fileProblems(result, { words, durationMs, text, ffprobe: true }), [], 'files read back');
       // The text survives: the cues show every character of the request (whitespace aside).

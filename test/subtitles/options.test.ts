@@ -24,7 +24,10 @@ t.test('defaults', async (t) => {
     max_chars_per_line: 42,
     max_lines: 2,
     max_cue_duration: 7,
-    fps: 25,
+    min_cue_duration: 5 / 6,
+    reading_speed: 20,
+    chain_threshold: 0.5,
+    chain_gap_frames: 2,
     pause_threshold: 0.4,
     font_size: 64,
     primary_colour: '#FFFFFF',
@@ -74,6 +77,7 @@ t.test('format table', async (t) => {
       srt: ['subtitles.srt', 'application/x-subrip; charset=utf-8'],
       vtt: ['subtitles.vtt', 'text/vtt; charset=utf-8'],
       ass: ['subtitles.ass', 'text/x-ssa; charset=utf-8'],
+      ttml: ['subtitles.ttml', 'application/ttml+xml'],
       csv: ['words.csv', 'text/csv; charset=utf-8; header=present'],
       json: ['words.json', 'application/json'],
     },
@@ -107,7 +111,8 @@ t.test('colours: #RRGGBB[AA] to &HAABBGGRR, \\k colours the right way round', as
 t.test('karaoke durations come from rounded absolute boundaries', async (t) => {
   // Boundaries at odd milliseconds: rounding each duration would drift; rounding boundaries cannot.
   const words = [w('a', 0.004, 0.016, 0), w('b', 0.016, 0.031, 2), w('c', 0.044, 0.059, 4), w('d', 0.059, 0.074, 6)];
-  const { files } = renderSubtitles(words, { fps: 240 }, { duration: 1, text: 'a b c d' });
+  // The cue as built (no lingering): the karaoke is what is under test.
+  const { files } = renderSubtitles(words, { reading_speed: 0, min_cue_duration: 0 }, { duration: 1, text: 'a b c d' });
   const [cue] = parseAss(files.ass!).cues;
   // Boundaries 0.4→0, 1.6→2, 3.1→3, 4.4→4, 5.9→6, 7.4→7 cs.
   t.same([cue!.start, cue!.end], [0, 7]);
