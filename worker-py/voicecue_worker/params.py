@@ -21,7 +21,8 @@ def bad(message: str) -> RpcError:
 
 
 class SynthesizeParams:
-    __slots__ = ("engine", "text", "voice", "language", "speed", "output_path", "word_timings")
+    __slots__ = ("engine", "text", "voice", "language", "speed", "output_path", "word_timings",
+                 "max_audio_s", "max_worker_s")
 
     def __init__(self, **kw: Any):
         for k in self.__slots__:
@@ -98,7 +99,18 @@ def synthesize(params: dict, engine: str) -> SynthesizeParams:
     return SynthesizeParams(
         engine=engine, text=text, voice=voice, language=language, speed=speed,
         output_path=output_path, word_timings=word_timings,
+        max_audio_s=_opt_seconds(params, "max_audio_s"), max_worker_s=_opt_seconds(params, "max_worker_s"),
     )
+
+
+def _opt_seconds(params: dict, key: str) -> Optional[float]:
+    """A budget in seconds: absent (no limit) or a positive finite number."""
+    v = params.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        raise bad("%s must be a positive number of seconds, got %s" % (key, _show(v) if isinstance(v, str) else repr(v)))
+    return float(v)
 
 
 class AlignParams:

@@ -9,9 +9,10 @@ do in ``info()``. A worker serves one lane: ``cpu`` (espeak, native timings, off
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .errors import CANCELLED, RpcError
+from .errors import BUDGET_EXCEEDED, CANCELLED, RpcError
 
 Span = Tuple[int, int]
 LANES = ("cpu", "gpu")
@@ -27,17 +28,31 @@ class Job:
         self.params = params
         self.cancelled = threading.Event()
         self._send = send_progress
+        #: The request's budget of worker time: (monotonic deadline, seconds), set when it starts.
+        self.budget: Optional[Tuple[float, float]] = None
+
+    def start_budget(self, seconds: Optional[float]) -> None:
+        if seconds is not None:
+            self.budget = (time.monotonic() + seconds, seconds)
+
+    def over_budget(self) -> bool:
+        return self.budget is not None and time.monotonic() > self.budget[0]
 
     def progress(self, done: int, total: int, **extra) -> None:
         self._send({"id": self.id, "event": "progress", "done": done, "total": total, **extra})
 
     def should_stop(self) -> bool:
-        return self.cancelled.is_set()
+        return self.cancelled.is_set() or self.over_budget()
 
     def check(self) -> None:
-        """Raise CANCELLED between steps of a job that was cancelled."""
+        """Raise CANCELLED, or BUDGET_EXCEEDED, between steps of a job that must stop."""
         if self.cancelled.is_set():
             raise RpcError(CANCELLED, "the job was cancelled")
+        if self.over_budget():
+            raise self.budget_error()
+
+    def budget_error(self) -> RpcError:
+        return RpcError(BUDGET_EXCEEDED, "the job ran past its budget of %g s of worker time" % self.budget[1])
 
 
 class Plugin:
@@ -76,6 +91,11 @@ class Plugin:
 
 
 class Engine(Plugin):
+    def estimate_seconds(self, text: str, spans: Sequence[Span], params) -> Optional[float]:
+        """A low estimate of the audio's length, to refuse a request over budget before any
+        work; None when the engine cannot tell."""
+        return None
+
     def synthesize(self, text: str, spans: Sequence[Span], params, out_path: str, job: Job) -> dict:
         """Write the audio of ``text`` to ``out_path`` (a temp name, then a rename) and return
         ``{voice, sample_rate, samples, duration, words, chunks, timings_ms}``; ``words`` are the

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, Callable, Dict, Optional
 
 from . import __version__, params as P, protocol, text as T, wav
 from .errors import (
-    CANCELLED, ENGINE_UNAVAILABLE, INTERNAL, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
+    BUDGET_EXCEEDED, CANCELLED, ENGINE_UNAVAILABLE, INTERNAL, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
     NO_SPEECH, PARSE_ERROR, RpcError,
 )
 from .plugins import LANES, Job, Registry, default_registry
@@ -241,7 +241,18 @@ class Server:
         spans = tokenize(p.text)
         if not spans:
             raise RpcError(NO_SPEECH, "text has no words to speak (only punctuation or spaces)")
-        result = engine.synthesize(p.text, spans, p, p.output_path, job)
+        # Over budget is refused before any work; past it while running, the engine stops.
+        estimate = engine.estimate_seconds(p.text, spans, p)
+        if p.max_audio_s is not None and estimate is not None and estimate > p.max_audio_s:
+            raise RpcError(BUDGET_EXCEEDED, "this text would give at least %.0f s of audio; the limit is %g s for one request"
+                           % (estimate, p.max_audio_s))
+        job.start_budget(p.max_worker_s)
+        try:
+            result = engine.synthesize(p.text, spans, p, p.output_path, job)
+        except RpcError as e:
+            if e.code == CANCELLED and not job.cancelled.is_set() and job.over_budget():
+                raise job.budget_error()
+            raise
         return {"engine": name, **result, "words": result["words"] if p.word_timings else []}
 
     def m_align(self, job: Job, params: Optional[dict]) -> dict:

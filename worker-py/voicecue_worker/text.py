@@ -65,7 +65,7 @@ def content_span(text: str) -> Span:
     return start, end
 
 
-def _is_cjk(cp: int) -> bool:
+def is_cjk(cp: int) -> bool:
     return (
         0x4E00 <= cp <= 0x9FFF
         or 0x3400 <= cp <= 0x4DBF
@@ -90,7 +90,7 @@ def _cls(ch: str) -> int:
         cat = unicodedata.category(ch)
         k = cat[0]
         if k in "LNM":
-            c = _CJK if (k == "L" and _is_cjk(ord(ch))) else _WORD
+            c = _CJK if (k == "L" and is_cjk(ord(ch))) else _WORD
         elif k == "S" or ch in _SPOKEN_PUNCT:
             c = _SYM
         else:
@@ -228,7 +228,7 @@ _CLAUSE_PUNCT = re.compile("[.!?\u2026,;:\u3001\u3002\uff0c\uff1b\uff01\uff1f\uf
 
 def _dense(run: str) -> bool:
     chars = [ch for ch in run if not ch.isspace()]
-    heavy = sum(1 for ch in chars if ch.isdigit() or _is_cjk(ord(ch)))
+    heavy = sum(1 for ch in chars if ch.isdigit() or is_cjk(ord(ch)))
     return heavy * 5 >= len(chars)
 
 

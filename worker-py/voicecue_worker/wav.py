@@ -12,8 +12,12 @@ import sys
 from array import array
 from typing import Optional, Set
 
+from .errors import BUDGET_EXCEEDED, RpcError
+
 _HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
 HEADER_SIZE = _HEADER.size  # 44
+# RIFF sizes are 32-bit: the data of one file can never grow past this.
+MAX_DATA_BYTES = 0xFFFFFFFF - 36
 
 # temp files being written, removed by the SIGTERM handler before it exits
 active_temp_files: Set[str] = set()
@@ -37,12 +41,16 @@ class WavWriter:
         w.commit()          # without commit, leaving the block removes the temp file
     """
 
-    def __init__(self, path: str, sample_rate: int, channels: int = 1):
+    def __init__(self, path: str, sample_rate: int, channels: int = 1, max_seconds: Optional[float] = None):
         self.path = path
         self.tmp_path = "%s.tmp-%d" % (path, os.getpid())
         self.sample_rate = sample_rate
         self.channels = channels
         self.data_bytes = 0
+        # The budget in bytes: the request's seconds of audio, and never past the RIFF header's reach.
+        budget = MAX_DATA_BYTES if max_seconds is None else int(max_seconds * sample_rate) * 2 * channels
+        self.max_bytes = min(budget, MAX_DATA_BYTES)
+        self.max_seconds = max_seconds
         self.committed = False
         self._swap = sys.byteorder != "little"
         active_temp_files.add(self.tmp_path)
@@ -54,6 +62,11 @@ class WavWriter:
             raise
 
     def write(self, pcm: bytes) -> None:
+        if self.data_bytes + len(pcm) > self.max_bytes:
+            if self.max_seconds is not None and self.max_bytes < MAX_DATA_BYTES:
+                raise RpcError(BUDGET_EXCEEDED, "the audio grew past the limit of %s s of audio for one request"
+                               % _figure(self.max_seconds))
+            raise RpcError(BUDGET_EXCEEDED, "the audio grew past the 4 GiB a WAV file can hold")
         if self._swap:
             a = array("h")
             a.frombytes(pcm)
@@ -101,6 +114,10 @@ class WavWriter:
     def __exit__(self, *exc) -> None:
         if not self.committed:
             self.abort()
+
+
+def _figure(seconds: float) -> str:
+    return ("%.1f" % seconds).rstrip("0").rstrip(".")
 
 
 def write_wav(path: str, pcm: bytes, sample_rate: int, channels: int = 1) -> None:
