@@ -27,7 +27,7 @@ async function startService() {
   const dataDir = mkdtempSync(join(root, 'data', 'bench-lanes-'));
   const port = 18000 + Math.floor(Math.random() * 1000);
   const proc = spawn(process.execPath, [join(root, 'dist/src/server.js')], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', VOICECUE_DATA_DIR: dataDir, VOICECUE_LOG_LEVEL: 'warn', VOICECUE_CPU_WORKERS: '2', VOICECUE_GPU_WORKERS: '0' },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', VOICECUE_DATA_DIR: dataDir, VOICECUE_LOG_LEVEL: 'warn', VOICECUE_CPU_WORKERS: '2', VOICECUE_GPU_WORKERS: '0', VOICECUE_RATE_LIMIT: '0' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;

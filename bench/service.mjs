@@ -82,7 +82,7 @@ async function startService() {
   const t0 = performance.now();
   const epoch0 = Date.now();
   const proc = spawn(process.execPath, [join(root, 'dist/src/server.js')], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', VOICECUE_DATA_DIR: dataDir, VOICECUE_LOG_LEVEL: 'info', VOICECUE_INSTALL_TARGET: present },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', VOICECUE_DATA_DIR: dataDir, VOICECUE_LOG_LEVEL: 'info', VOICECUE_INSTALL_TARGET: present, VOICECUE_RATE_LIMIT: '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   // The log says when the worker was ready and when warmup finished (pino's time is epoch ms).

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { access } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiError } from '../src/errors.js';
 import { isArtifactId } from '../src/store/artifacts.js';
@@ -19,13 +19,49 @@ export default async function downloadRoutes(app: FastifyInstance): Promise<void
     const dir = await app.store.locate(id);
     if (!dir) throw new ApiError('NOT_FOUND', `no result with id ${id}; results expire after a while`);
     const { file } = DOWNLOAD_FORMATS[format];
+    let size: number;
     try {
-      await access(join(dir, file));
+      size = (await stat(join(dir, file))).size;
     } catch {
       throw new ApiError('NOT_FOUND', `result ${id} has no ${format} file`);
     }
-    // Subtitles and word files are for saving; the audio plays in place.
+    // @fastify/send reads Range leniently (parseInt: 1e3 is 1, 0x10 is 0, "bytes=3" the last 3
+    // bytes); it sees only what RFC 9110 makes of the header. It still applies If-Range and the
+    // preconditions first, so a 412 or a stale If-Range wins over the range.
+    const range = byteRange(request.headers.range, size);
+    if (range === undefined) delete request.raw.headers.range;
+    else request.raw.headers.range = range === 'unsatisfiable' ? `bytes=${size}-` : `bytes=${range.start}-${range.end}`;
+    // Subtitles and word files are for saving; the audio plays in place. (An error answer drops it.)
     const disposition = format === 'wav' ? 'inline' : 'attachment';
     return reply.header('content-disposition', `${disposition}; filename="${id}.${format}"`).sendFile(`${id}/${file}`);
   });
+}
+
+/**
+ * A Range header read by RFC 9110 §14: one `bytes` range, `first-last`, `first-` or `-suffix`,
+ * digits only. Anything else is ignored (undefined: the whole file, 200), as the RFC lets a server
+ * do: another unit, a syntax error (`1e3-2e3`, `0x10-`, `-`, `5-3`), and several ranges, which we
+ * do not serve as multipart. A valid range that starts at or past the end, or a zero-length
+ * suffix, cannot be satisfied (416). Numbers of any length are compared exactly.
+ */
+export function byteRange(header: string | string[] | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  if (typeof header !== 'string') return undefined;
+  const eq = header.indexOf('=');
+  if (eq < 0 || header.slice(0, eq).trim().toLowerCase() !== 'bytes') return undefined;
+  // A list may carry empty elements and whitespace around its commas (RFC 9110 §5.6.1).
+  const specs = header.slice(eq + 1).split(',').map((s) => s.trim()).filter(Boolean);
+  if (specs.length !== 1) return undefined;
+  const match = /^(\d*)-(\d*)$/.exec(specs[0]!);
+  if (!match || (!match[1] && !match[2])) return undefined;
+  const total = BigInt(size);
+  if (!match[1]) {
+    const suffix = BigInt(match[2]!);
+    if (suffix === 0n || total === 0n) return 'unsatisfiable';
+    return { start: Number(suffix >= total ? 0n : total - suffix), end: size - 1 };
+  }
+  const first = BigInt(match[1]);
+  const last = match[2] ? BigInt(match[2]) : undefined;
+  if (last !== undefined && last < first) return undefined;
+  if (first >= total) return 'unsatisfiable';
+  return { start: Number(first), end: Number(last === undefined || last >= total ? total - 1n : last) };
 }

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { parseOrThrow } from '../src/http/body.js';
 import type { Capability } from '../src/lanes/index.js';
 import { ENGINE_LANES } from '../src/services/workers.js';
+import type { DiskStatus } from '../src/store/artifacts.js';
+import { formatBytes } from '../src/warmup/disk.js';
 
 const query = z.object({ verbose: z.enum(['0', '1', 'true', 'false']).optional() });
 
@@ -26,7 +28,8 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
           ...(warmup ? { warmup } : {}),
         }
       : {};
-    const summary = { engines: brief(capabilities.engines, verbose), aligners: brief(capabilities.aligners, verbose), ...details };
+    const disk = diskReport(await app.store.diskStatus(), verbose);
+    const summary = { engines: brief(capabilities.engines, verbose), aligners: brief(capabilities.aligners, verbose), ...details, ...disk };
     const notReady = (status: string, reason: string) => reply.code(503).send({ status, reason, ...summary });
 
     if (readiness.stopping) return notReady('stopping', 'the service is shutting down');
@@ -43,6 +46,25 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
 }
 
 type WarmupCapabilities = Record<string, { available: boolean; reason: string | null }>;
+
+/**
+ * The data volume: verbose always gives the figures; the small answer only says when it is low.
+ * Low disk is not a 503: the status stays readiness's (results already stored are still served
+ * here, and the figure would flap the endpoint around the floor); /tts answers 507 meanwhile.
+ */
+function diskReport(disk: DiskStatus, verbose: boolean): { disk?: Record<string, unknown> } {
+  const reason = disk.low
+    ? `only ${formatBytes(disk.free ?? 0)} free on the data volume, under VOICECUE_MIN_FREE_MB (${formatBytes(disk.minFree)}): new requests get 507 INSUFFICIENT_STORAGE`
+    : undefined;
+  if (!verbose) return disk.low ? { disk: { low: true, reason } } : {};
+  return {
+    disk: {
+      low: disk.low, ...(reason ? { reason } : {}), free: disk.free, size: disk.size, min_free: disk.minFree, quota: disk.quota, used: disk.used,
+      ...(disk.error ? { error: disk.error } : {}),
+    },
+  };
+}
+
 type Capabilities = ReturnType<FastifyInstance['workers']['capabilities']>;
 
 /** Where warmup could not provide a capability (a failed install, no disk), its reason joins the worker's. */

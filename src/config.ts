@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, resolve } from 'node:path';
@@ -48,7 +49,12 @@ const schema = z.object({
   VOICECUE_DEFAULT_ENGINE: z.enum(['espeak', 'f5']).default('espeak'),
   VOICECUE_DEFAULT_VOICE: z.string().regex(VOICE_NAME).default('en-us'),
   VOICECUE_MAX_TEXT_CHARS: int(1, 1_000_000).default(20_000),
+  VOICECUE_MAX_AUDIO_S: seconds(1).default(1800),
+  VOICECUE_MAX_WORKER_S: seconds(1).default(600),
   VOICECUE_BODY_LIMIT_BYTES: int(1024, 1024 ** 3).default(1024 * 1024),
+  VOICECUE_BODY_TIMEOUT_S: seconds(1).default(10),
+  VOICECUE_MAX_CONNECTIONS: int(16, 1_000_000).default(2048),
+  VOICECUE_MAX_CONNECTIONS_PER_CLIENT: int(1, 1_000_000).default(256),
   VOICECUE_REQUEST_TIMEOUT_S: seconds().default(120),
   VOICECUE_REQUEST_MAX_S: seconds().default(1800),
   VOICECUE_SIDECAR_START_TIMEOUT_S: seconds().default(60),
@@ -65,6 +71,15 @@ const schema = z.object({
   VOICECUE_INSTALL_MODE: z.enum(['never', 'missing']).default('never'),
   VOICECUE_INSTALL_TARGET: z.string().min(1).optional(),
   VOICECUE_DISK_MARGIN_MB: int(0, 1024 * 1024).default(1024),
+  VOICECUE_DISK_QUOTA_MB: int(0, 1024 * 1024 * 1024).default(0),
+  VOICECUE_MIN_FREE_MB: int(0, 1024 * 1024).default(256),
+  VOICECUE_API_KEYS: z.string().optional().superRefine((value, ctx) => {
+    const problem = apiKeysProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  VOICECUE_API_KEYS_FILE: z.string().min(1).optional(),
+  VOICECUE_RATE_LIMIT: int(0, 1_000_000_000).default(600),
+  VOICECUE_RATE_WINDOW_S: seconds(1).default(60),
 }).refine((c) => c.VOICECUE_RESTART_BACKOFF_MAX_MS >= c.VOICECUE_RESTART_BACKOFF_MS, {
   path: ['VOICECUE_RESTART_BACKOFF_MAX_MS'],
   message: 'must be at least VOICECUE_RESTART_BACKOFF_MS',
@@ -82,7 +97,14 @@ export interface Config {
   defaultEngine: 'espeak' | 'f5';
   defaultVoice: string;
   maxTextChars: number;
+  /** One request's budget: seconds of audio it may produce, seconds of worker time it may take. */
+  maxAudioS: number;
+  maxWorkerS: number;
   bodyLimitBytes: number;
+  /** A request's headers and body must arrive within this: a body trickled byte by byte is cut. */
+  bodyTimeoutMs: number;
+  maxConnections: number;
+  maxConnectionsPerClient: number;
   /** A job's deadline from enqueue, reset by each progress event... */
   requestTimeoutMs: number;
   /** ...up to this hard cap. */
@@ -103,6 +125,18 @@ export interface Config {
   installMode: 'never' | 'missing';
   installTarget: string | undefined;
   diskMarginBytes: number;
+  /** Published results beyond this many bytes are evicted oldest first (on top of the TTL); 0: no quota. */
+  diskQuotaBytes: number;
+  /** Below this much free space on the data volume a job is refused with 507 before it writes anything. */
+  minFreeBytes: number;
+  /**
+   * SHA-256 hex digests of the API keys (VOICECUE_API_KEYS hashed, plus VOICECUE_API_KEYS_FILE's
+   * lines); never a key in clear. Empty: no key is needed.
+   */
+  apiKeyDigests: string[];
+  /** Requests per window and client (its key, else its IP); 0 turns the limit off. */
+  rateLimit: number;
+  rateWindowMs: number;
 }
 
 export class ConfigError extends Error {
@@ -118,7 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0]);
-      return `${name}=${JSON.stringify(env[name])}: ${issue.message}`;
+      return `${name}=${SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(env[name])}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
@@ -132,7 +166,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultEngine: c.VOICECUE_DEFAULT_ENGINE,
     defaultVoice: c.VOICECUE_DEFAULT_VOICE,
     maxTextChars: c.VOICECUE_MAX_TEXT_CHARS,
+    maxAudioS: c.VOICECUE_MAX_AUDIO_S,
+    maxWorkerS: c.VOICECUE_MAX_WORKER_S,
     bodyLimitBytes: c.VOICECUE_BODY_LIMIT_BYTES,
+    bodyTimeoutMs: Math.round(c.VOICECUE_BODY_TIMEOUT_S * 1000),
+    maxConnections: c.VOICECUE_MAX_CONNECTIONS,
+    maxConnectionsPerClient: c.VOICECUE_MAX_CONNECTIONS_PER_CLIENT,
     requestTimeoutMs: Math.round(c.VOICECUE_REQUEST_TIMEOUT_S * 1000),
     requestMaxMs: Math.round(c.VOICECUE_REQUEST_MAX_S * 1000),
     sidecarStartTimeoutMs: Math.round(c.VOICECUE_SIDECAR_START_TIMEOUT_S * 1000),
@@ -149,5 +188,59 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     installMode: c.VOICECUE_INSTALL_MODE,
     installTarget: c.VOICECUE_INSTALL_TARGET ? resolve(c.VOICECUE_INSTALL_TARGET) : undefined,
     diskMarginBytes: c.VOICECUE_DISK_MARGIN_MB * 1024 * 1024,
+    diskQuotaBytes: c.VOICECUE_DISK_QUOTA_MB * 1024 * 1024,
+    minFreeBytes: c.VOICECUE_MIN_FREE_MB * 1024 * 1024,
+    apiKeyDigests: [...new Set([...splitKeys(c.VOICECUE_API_KEYS).map(sha256Hex), ...readKeyDigests(c.VOICECUE_API_KEYS_FILE)])],
+    rateLimit: c.VOICECUE_RATE_LIMIT,
+    rateWindowMs: Math.round(c.VOICECUE_RATE_WINDOW_S * 1000),
   };
+}
+
+/** Variables whose values a ConfigError never repeats. */
+const SECRET_VARIABLES = new Set(['VOICECUE_API_KEYS']);
+
+/** A key must fit in `Authorization: Bearer <key>` (RFC 6750's b64token) and be long enough not to be guessed. */
+const API_KEY = /^[A-Za-z0-9._~+/-]+=*$/;
+const API_KEY_MIN_CHARS = 16;
+const SHA256_HEX = /^[0-9a-f]{64}$/i;
+
+const splitKeys = (value: string | undefined): string[] => (value ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** What is wrong with VOICECUE_API_KEYS, without repeating any key. */
+function apiKeysProblem(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const keys = splitKeys(value);
+  if (keys.length === 0) return 'no key in it (comma-separated keys; unset it to run without keys)';
+  const bad = keys.findIndex((key) => !API_KEY.test(key) || key.length < API_KEY_MIN_CHARS);
+  if (bad === -1) return undefined;
+  return `key ${bad + 1} of ${keys.length} must be at least ${API_KEY_MIN_CHARS} characters of A-Z a-z 0-9 - . _ ~ + / (then = padding only)`;
+}
+
+/**
+ * VOICECUE_API_KEYS_FILE: one SHA-256 hex digest of a key per line (`node scripts/hash-key.mjs`),
+ * blank lines and `#` comments allowed. Read once, at start: a file that cannot be read, a line
+ * that is not a digest, or a file with no digest at all (which would leave the service open)
+ * stops the start. A bad line is named by its number only: it may be a key pasted in clear.
+ */
+export function readKeyDigests(path: string | undefined): string[] {
+  if (path === undefined) return [];
+  const fail = (why: string): never => {
+    throw new ConfigError(`invalid configuration: VOICECUE_API_KEYS_FILE=${JSON.stringify(path)}: ${why}`);
+  };
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    fail(`cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const digests: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (!line) return;
+    if (!SHA256_HEX.test(line)) fail(`line ${i + 1} is not a SHA-256 hex digest (64 hex digits; hash a key with scripts/hash-key.mjs)`);
+    digests.push(line.toLowerCase());
+  });
+  if (digests.length === 0) fail('holds no key digest (unset it to run without keys)');
+  return digests;
 }

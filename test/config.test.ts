@@ -1,6 +1,10 @@
 import t from 'tap';
 import { availableParallelism } from 'node:os';
-import { defaultCpuWorkers, loadConfig, ROOT_DIR } from '../src/config.js';
+import { createHash } from 'node:crypto';
+import { chmod, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { defaultCpuWorkers, loadConfig, readKeyDigests, ROOT_DIR } from '../src/config.js';
+import { tempDir } from './helpers.js';
 
 t.test('defaults', async (t) => {
   const c = loadConfig({});
@@ -45,5 +49,65 @@ t.test('a bad variable is named with its value and the reason', async (t) => {
   ];
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env));
+  }
+});
+
+t.test('API keys: hashed at once, never kept or repeated in clear', async (t) => {
+  const sha = (k: string) => createHash('sha256').update(k).digest('hex');
+  const open = loadConfig({});
+  t.same(open.apiKeyDigests, [], 'no keys by default: open');
+  t.match(open, { rateLimit: 600, rateWindowMs: 60_000 });
+  t.match(loadConfig({ VOICECUE_RATE_LIMIT: '0', VOICECUE_RATE_WINDOW_S: '2.5' }), { rateLimit: 0, rateWindowMs: 2500 });
+
+  const c = loadConfig({ VOICECUE_API_KEYS: ' key-one-0123456789abc , key-two-0123456789abc,,key-one-0123456789abc' });
+  t.same(c.apiKeyDigests, [sha('key-one-0123456789abc'), sha('key-two-0123456789abc')], 'trimmed, deduplicated, hashed');
+  t.notOk(JSON.stringify(c).includes('key-one'), 'no key in clear in the config');
+
+  const secret = 'short-secret';
+  t.throws(() => loadConfig({ VOICECUE_API_KEYS: `ok-key-0123456789abcdef,${secret}` }), { name: 'ConfigError', message: /VOICECUE_API_KEYS=\(hidden\): key 2 of 2 must be at least 16/ });
+  try {
+    loadConfig({ VOICECUE_API_KEYS: secret });
+  } catch (err) {
+    t.notOk((err as Error).message.includes(secret), 'the bad key is not in the message');
+  }
+  t.throws(() => loadConfig({ VOICECUE_API_KEYS: 'has a space in it 0123456789' }), { message: /VOICECUE_API_KEYS=\(hidden\)/ });
+  t.throws(() => loadConfig({ VOICECUE_API_KEYS: ' , ,' }), { message: /VOICECUE_API_KEYS=\(hidden\): no key in it/ });
+  t.throws(() => loadConfig({ VOICECUE_RATE_LIMIT: '-1' }), { message: /VOICECUE_RATE_LIMIT="-1"/ });
+  t.throws(() => loadConfig({ VOICECUE_RATE_WINDOW_S: '0' }), { message: /VOICECUE_RATE_WINDOW_S="0"/ });
+});
+
+t.test('VOICECUE_API_KEYS_FILE: SHA-256 digests, one a line; a bad file stops the start', async (t) => {
+  const dir = await tempDir(t);
+  const sha = (k: string) => createHash('sha256').update(k).digest('hex');
+  const file = async (name: string, text: string) => {
+    const path = join(dir, name);
+    await writeFile(path, text);
+    return path;
+  };
+  const good = await file('keys', `# ops keys\r\n${sha('a').toUpperCase()}  # ci bot\r\n\n  ${sha('b')}\n${sha('a')}\n`);
+  t.same(readKeyDigests(good), [sha('a'), sha('b'), sha('a')], 'comments, blank lines, CRLF, capitals');
+  t.same(loadConfig({ VOICECUE_API_KEYS_FILE: good, VOICECUE_API_KEYS: 'another-key-0123456789' }).apiKeyDigests, [sha('another-key-0123456789'), sha('a'), sha('b')], 'both sources, deduplicated');
+  t.same(readKeyDigests(undefined), []);
+
+  const pasted = 'a-key-pasted-in-clear-0123';
+  const cases: [string, RegExp][] = [
+    [join(dir, 'missing'), /VOICECUE_API_KEYS_FILE=".*missing": cannot be read \(ENOENT\)/],
+    [dir, /VOICECUE_API_KEYS_FILE=.*: cannot be read \(EISDIR\)/],
+    [await file('clear', `${sha('a')}\n${pasted}\n`), /VOICECUE_API_KEYS_FILE=".*clear": line 2 is not a SHA-256 hex digest/],
+    [await file('short', `${sha('a').slice(1)}\n`), /line 1 is not a SHA-256 hex digest/],
+    [await file('empty', '# nothing yet\n\n'), /VOICECUE_API_KEYS_FILE=".*empty": holds no key digest/],
+  ];
+  for (const [path, message] of cases) {
+    t.throws(() => loadConfig({ VOICECUE_API_KEYS_FILE: path }), { name: 'ConfigError', message }, path);
+  }
+  try {
+    loadConfig({ VOICECUE_API_KEYS_FILE: cases[2]![0] });
+  } catch (err) {
+    t.notOk((err as Error).message.includes(pasted), 'a bad line is not repeated');
+  }
+  if (process.getuid?.() !== 0) {
+    const locked = await file('locked', `${sha('a')}\n`);
+    await chmod(locked, 0o000);
+    t.throws(() => loadConfig({ VOICECUE_API_KEYS_FILE: locked }), { message: /cannot be read \(EACCES\)/ });
   }
 });

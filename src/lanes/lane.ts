@@ -75,6 +75,10 @@ export class Lane {
   readonly stats: LaneStats = { sent: 0, cancelledQueued: 0, cancelledRunning: 0, timedOut: 0 };
   private readonly workers: Supervisor[];
   private readonly queue: Job[] = [];
+  /** Jobs sent to a worker that has not replied yet. */
+  private readonly running = new Set<Job>();
+  /** Set by cancelAll: new jobs are refused with it. */
+  private cancelledWith: ApiError | undefined;
   private phase: Phase = 'new';
   private firstReady: (() => void) | undefined;
 
@@ -195,11 +199,25 @@ export class Lane {
     for (const worker of this.workers) worker.kill(why);
   }
 
+  /**
+   * The shutdown's deadline: every queued job fails with `err`, every running one is answered with
+   * it at once and cancelled on its worker (killed if it does not stop within the cancel grace),
+   * and any job that still comes is refused with it. The workers stay up: stop() ends them.
+   */
+  cancelAll(err: ApiError): { queued: number; running: number } {
+    this.cancelledWith = err;
+    const queued = this.queue.length;
+    this.failQueue(err); // first: a worker freed by a cancel must not pick up a queued job
+    const running = [...this.running].filter((job) => !job.settled);
+    for (const job of running) this.abandon(job, err, 'cancelled');
+    return { queued, running: running.length };
+  }
+
   /** Fails what waits with SHUTTING_DOWN and stops every worker; running jobs may still finish. */
   async stop(): Promise<void> {
     if (this.phase === 'stopped' || this.phase === 'closing') return;
     this.phase = 'closing';
-    this.failQueue(new ApiError('SHUTTING_DOWN', 'the service is shutting down'));
+    this.failQueue(new ApiError('SHUTTING_DOWN', 'the service is shutting down; retry on another instance', { 'retry-after': '1' }));
     this.firstReady?.();
     await Promise.all(this.workers.map((w) => w.stop()));
     this.phase = 'stopped';
@@ -209,6 +227,7 @@ export class Lane {
   private refusal(): ApiError | undefined {
     if (this.phase === 'new') return new ApiError('WARMING_UP', `the ${this.name} workers are not started yet; retry shortly`, { 'retry-after': '1' });
     if (this.phase !== 'started') return new ApiError('SHUTTING_DOWN', 'the service is shutting down');
+    if (this.cancelledWith) return this.cancelledWith;
     if (this.crashLooping()) {
       return new ApiError('SIDECAR_UNAVAILABLE', `the speech workers are not running: ${this.reason}`, { 'retry-after': '5' });
     }
@@ -239,8 +258,10 @@ export class Lane {
     job.worker = worker;
     job.id = sent.id;
     this.stats.sent += 1;
+    this.running.add(job);
     const replied = (err: Error | null, value?: unknown) => {
       job.replied = true;
+      this.running.delete(job);
       clearTimeout(job.grace);
       this.settle(job, err, value);
       this.pump();

@@ -19,6 +19,7 @@ export const WORKER_ERROR_CODES = [
   'NO_SPEECH',
   'ENGINE_FAILED',
   'CANCELLED',
+  'BUDGET_EXCEEDED',
   'INTERNAL',
 ] as const;
 export type WorkerErrorCode = (typeof WORKER_ERROR_CODES)[number];
@@ -108,6 +109,9 @@ export const synthesizeParamsSchema = z.object({
   speed: z.number(),
   output_path: z.string(),
   word_timings: z.boolean(),
+  /** The request's budget: seconds of audio (refused up front from an estimate, stopped past it) and of worker time. */
+  max_audio_s: z.number().positive().optional(),
+  max_worker_s: z.number().positive().optional(),
 });
 export type SynthesizeParams = z.infer<typeof synthesizeParamsSchema>;
 

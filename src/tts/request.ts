@@ -26,10 +26,15 @@ export function ttsBodySchema(maxTextChars: number) {
       engine: z.enum(['espeak', 'f5'], { error: 'must be one of: espeak, f5' }).optional(),
       voice: z.string({ error: 'must be a string' }).regex(VOICE_NAME, 'must be a voice name such as en-us or en-us+f3').optional(),
       language: z.string({ error: 'must be a string' }).regex(LANGUAGE, 'must be a language code such as en or en-us').optional(),
-      speed: z.number({ error: 'must be a number' }).min(0.5, 'must be at least 0.5').max(2, 'must be at most 2.0').default(1),
+      // 1e309 in JSON is a number past a double's range: it arrives as Infinity and is out of range, not "not a number".
+      speed: z
+        .number({ error: (iss) => (iss.input === Infinity ? 'must be at most 2.0' : iss.input === -Infinity ? 'must be at least 0.5' : 'must be a number') })
+        .min(0.5, 'must be at least 0.5')
+        .max(2, 'must be at most 2.0')
+        .default(1),
       return_word_timings: z.boolean({ error: 'must be true or false' }).default(true),
       ...subtitleOptionsSchema.shape,
-    }, { error: 'the body must be a JSON object' })
+    }, { error: 'must be a JSON object' })
     .strict();
 }
 

@@ -111,6 +111,7 @@ t.test('every method and error code of the real worker parses with the gateway\'
   expectError((await w.request('synthesize', { text: '...', output_path: out('b.wav') })).reply, 'NO_SPEECH', 'nothing to say');
   expectError((await w.request('synthesize', { text: 'engine-failed', output_path: out('b.wav') })).reply, 'ENGINE_FAILED', 'engine failure');
   expectError((await w.request('synthesize', { text: 'internal', output_path: out('b.wav') })).reply, 'INTERNAL', 'handler bug');
+  expectError((await w.request('synthesize', { text: long, output_path: out('b.wav'), max_audio_s: 5 })).reply, 'BUDGET_EXCEEDED', 'over budget');
   expectError((await w.request('frobnicate')).reply, 'METHOD_NOT_FOUND', 'unknown method');
   w.sendRaw('{not json');
   expectError(await w.recv(), 'PARSE_ERROR', 'bad JSON');

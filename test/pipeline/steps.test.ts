@@ -32,7 +32,9 @@ t.test('audio: the job goes to the engine\'s lane with the staging path, the sig
   const result = await produceAudio(ctx, '/data/staging/abc', request);
   t.same(result, RESULT);
   t.equal(sent.length, 1);
-  t.match(sent[0], { method: 'synthesize', params: { ...request, output_path: join('/data/staging/abc', AUDIO_FILE), word_timings: true } });
+  t.match(sent[0], {
+    method: 'synthesize', params: { ...request, output_path: join('/data/staging/abc', AUDIO_FILE), word_timings: true, max_audio_s: 1800, max_worker_s: 600 },
+  });
   t.same(sent[0]!.opts, { signal, timeoutMs: 7000, maxMs: 70_000 });
   t.type(ctx.timings.worker_round_trip, 'number');
 });

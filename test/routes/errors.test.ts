@@ -65,13 +65,15 @@ t.test('download ids are checked before any path is built', async (t) => {
   t.match(badFormat.json().message, /^format must be one of/);
 });
 
-t.test('unknown routes and methods are JSON 404s', async (t) => {
+t.test('unknown routes are JSON 404s; a wrong method on a known one is a 405', async (t) => {
   const { app } = await testApp(t, { worker: 'fake' });
   const res = await app.inject({ method: 'GET', url: '/nope?x=1' });
   t.equal(res.statusCode, 404);
   t.same(res.json(), { statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: 'no route for GET /nope' });
   const wrongMethod = await app.inject({ method: 'DELETE', url: '/tts' });
-  t.equal(wrongMethod.statusCode, 404);
+  t.equal(wrongMethod.statusCode, 405);
+  t.equal(wrongMethod.json().code, 'METHOD_NOT_ALLOWED');
+  t.equal(wrongMethod.headers.allow, 'POST');
 });
 
 t.test('a request id is taken from the caller when sane and always returned', async (t) => {

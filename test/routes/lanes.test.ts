@@ -145,7 +145,7 @@ t.test('install mode missing: the workers wait for warmup, and /tts says WARMING
 });
 
 t.test('a worker stopped with SIGSTOP mid-request is found by the heartbeat and replaced', async (t) => {
-  const { app, workers } = await testApp(t, { env: { VOICECUE_PING_INTERVAL_S: '0.1', VOICECUE_PING_TIMEOUT_S: '0.5' } });
+  const { app, workers, store } = await testApp(t, { env: { VOICECUE_PING_INTERVAL_S: '0.1', VOICECUE_PING_TIMEOUT_S: '0.5' } });
   await workers.start();
   const lane = workers.mainLane;
   const pid = lane.status().workers[0]!.pid!;
@@ -164,5 +164,6 @@ t.test('a worker stopped with SIGSTOP mid-request is found by the heartbeat and 
   t.equal(failed.json().code, 'SIDECAR_UNAVAILABLE');
   await waitFor(() => lane.state === 'ready', 10_000, 'a new worker');
   t.not(lane.status().workers[0]!.pid, pid, 'replaced by a new process');
+  t.same(await readdir(store.stagingDir), [], 'no temp files remain');
   t.equal((await app.inject({ method: 'POST', url: '/tts', payload: { text: SENTENCE } })).statusCode, 201);
 });

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// Load: throughput and latency (p50, p99) with autocannon for /health and /tts (espeak, one
+// sentence) at concurrency 1, 8 and 64, beside a bare Fastify hello-world measured in the same
+// run, and the gateway's resident memory after the runs. Targets on this machine: /health at
+// least 70% of the bare server's throughput; /tts at concurrency 8 with no errors and p99 ≤ 10× p50.
+// Run with: npm run build && node bench/load.mjs
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const SECONDS = Number(process.env.BENCH_LOAD_S ?? 5);
+const fmt = (x, d = 1) => x.toFixed(d);
+
+function run(url, connections, opts = {}) {
+  return new Promise((resolve, reject) => {
+    autocannon({ url, connections, duration: SECONDS, ...opts }, (err, r) => (err ? reject(err) : resolve(r)));
+  });
+}
+const line = (name, c, r) =>
+  `  ${name.padEnd(22)} c=${String(c).padEnd(3)} ${fmt(r.requests.average, 0).padStart(6)} req/s   p50 ${fmt(r.latency.p50, 1)} ms   p99 ${fmt(r.latency.p99, 1)} ms   ` +
+  `errors ${r.errors + r.timeouts}   non-2xx ${r.non2xx}`;
+
+// The bare server, a process of its own like the service, so both share the cores alike.
+const barePort = 18000 + Math.floor(Math.random() * 500);
+const bare = spawn(process.execPath, ['--input-type=module', '-e', `
+  import Fastify from 'fastify';
+  const app = Fastify({ logger: false });
+  app.get('/', async () => ({ hello: 'world' }));
+  await app.listen({ host: '127.0.0.1', port: ${barePort} });
+`], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+const bareUrl = `http://127.0.0.1:${barePort}/`;
+await waitUntil(() => fetch(bareUrl).then((r) => r.ok, () => false));
+
+// voicecue, built, as a process.
+mkdirSync(join(root, 'data'), { recursive: true });
+const dataDir = mkdtempSync(join(root, 'data', 'bench-load-'));
+const port = 18500 + Math.floor(Math.random() * 500);
+const proc = spawn(process.execPath, [join(root, 'dist/src/server.js')], {
+  env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', VOICECUE_DATA_DIR: dataDir, VOICECUE_LOG_LEVEL: 'warn', VOICECUE_GPU_WORKERS: '0', VOICECUE_RATE_LIMIT: '0' },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+const base = `http://127.0.0.1:${port}`;
+await waitUntil(() => fetch(`${base}/health`).then((r) => r.status === 200, () => false));
+
+async function waitUntil(check) {
+  for (const started = Date.now(); !(await check()); ) {
+    if (Date.now() - started > 30_000) throw new Error('not ready after 30 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+const tts = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'Hello world, this is voicecue.', timing_format: 'srt' }) };
+
+const rows = [];
+const health = {};
+const bareRuns = {};
+for (const c of [1, 8, 64]) {
+  bareRuns[c] = await run(bareUrl, c);
+  rows.push(line('bare fastify /', c, bareRuns[c]));
+  health[c] = await run(`${base}/health`, c);
+  rows.push(line('voicecue /health', c, health[c]));
+}
+const ttsRuns = {};
+for (const c of [1, 8, 64]) {
+  ttsRuns[c] = await run(`${base}/tts`, c, tts);
+  rows.push(line('voicecue /tts', c, ttsRuns[c]));
+}
+const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))[1]) / 1024;
+proc.kill('SIGTERM');
+await new Promise((r) => proc.once('exit', r));
+rmSync(dataDir, { recursive: true, force: true });
+bare.kill('SIGTERM');
+
+console.log(`voicecue load bench (${new Date().toISOString()}, node ${process.version}, ${SECONDS} s a run, CPU workers: default)`);
+for (const r of rows) console.log(r);
+for (const c of [1, 8, 64]) {
+  console.log(`  /health vs bare at c=${c}: ${fmt((100 * health[c].requests.average) / bareRuns[c].requests.average, 0)}% (target ≥ 70)`);
+}
+const t8 = ttsRuns[8];
+console.log(`  /tts at c=8: ${t8.errors + t8.timeouts} errors, ${t8.non2xx} non-2xx, p99/p50 ${fmt(t8.latency.p99 / t8.latency.p50, 1)} (target: none, ≤ 10)`);
+console.log(`  gateway resident memory after the runs: ${fmt(rss)} MB`);
