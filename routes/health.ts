@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { parseOrThrow } from '../src/http/body.js';
 import type { Capability } from '../src/lanes/index.js';
@@ -16,8 +16,23 @@ const query = z.object({ verbose: z.enum(['0', '1', 'true', 'false']).optional()
 export default async function healthRoutes(app: FastifyInstance): Promise<void> {
   app.get('/health/live', async () => ({ status: 'alive', uptime: Math.round(process.uptime()) }));
 
+  // The small answer is the same until a lane, warmup, shutdown or the disk's lowness changes:
+  // probes and load balancers ask often, so it is built once per change, serialized once.
+  let cached: { key: string; status: number; body: string } | undefined;
+
   app.get('/health', async (request, reply) => {
-    const verbose = ['1', 'true'].includes(parseOrThrow(query, request.query, 'query').verbose ?? '0');
+    const q = request.query as Record<string, unknown>;
+    const verbose = Object.keys(q).length > 0 && ['1', 'true'].includes(parseOrThrow(query, q, 'query').verbose ?? '0');
+    const { workers, readiness, config } = app;
+    const diskStatus = await app.store.diskStatus();
+    const key = `${workers.version}|${readiness.warmup.state}|${readiness.stopping}|${diskStatus.low}`;
+    if (!verbose && cached?.key === key) return reply.code(cached.status).type('application/json; charset=utf-8').send(cached.body);
+    const answer = await build(verbose, diskStatus, reply);
+    if (!verbose) cached = { key, status: reply.statusCode, body: JSON.stringify(answer) };
+    return answer;
+  });
+
+  async function build(verbose: boolean, diskStatus: DiskStatus, reply: FastifyReply): Promise<object> {
     const { workers, readiness, config } = app;
     const warmup = readiness.warmup.report;
     const capabilities = withWarmupReasons(workers.capabilities(), (warmup as { capabilities?: WarmupCapabilities } | undefined)?.capabilities ?? {});
@@ -28,9 +43,9 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
           ...(warmup ? { warmup } : {}),
         }
       : {};
-    const disk = diskReport(await app.store.diskStatus(), verbose);
+    const disk = diskReport(diskStatus, verbose);
     const summary = { engines: brief(capabilities.engines, verbose), aligners: brief(capabilities.aligners, verbose), ...details, ...disk };
-    const notReady = (status: string, reason: string) => reply.code(503).send({ status, reason, ...summary });
+    const notReady = (status: string, reason: string) => (reply.code(503), { status, reason, ...summary });
 
     if (readiness.stopping) return notReady('stopping', 'the service is shutting down');
     if (readiness.warmup.state === 'running') return notReady('warming', "checking the workers' Python packages");
@@ -42,7 +57,7 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
     if (lane.state !== 'ready') return notReady(lane.state, `the ${lane.name} lane is not ready: ${lane.reason}`);
     if (!main?.available) return notReady('unavailable', `the default engine ${engine} is not available: ${main?.reason ?? 'unknown'}`);
     return { status: 'ready', ...summary };
-  });
+  }
 }
 
 type WarmupCapabilities = Record<string, { available: boolean; reason: string | null }>;

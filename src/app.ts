@@ -66,21 +66,25 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Before any route: which methods each path answers (405 vs 404), and our application/json parser.
   const allowedMethods = trackRoutes(app);
   registerJsonParser(app);
-  limitConnections(app.server, { max: config.maxConnections, perClient: config.maxConnectionsPerClient });
+  const connections = limitConnections(app.server, { max: config.maxConnections, perClient: config.maxConnectionsPerClient });
+  // Every answer names its request. While the service stops, new requests are turned away; the
+  // probes still say how it stands. (A callback hook: no promise per request on the hot path.)
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    // No Connection: close here: closing before the body is read would reset the client's send;
+    // the refused connection is closed once idle.
+    if (connections.refused(request.raw.socket)) {
+      return done(new ApiError('TOO_MANY_CONNECTIONS', 'too many open connections from this client; close some and retry', { 'retry-after': '1' }));
+    }
+    if (!app.readiness.stopping || request.url.startsWith('/health')) return done();
+    reply.header('connection', 'close');
+    done(new ApiError('SHUTTING_DOWN', 'the service is shutting down; retry on another instance', { 'retry-after': '1' }));
+  });
+
   await app.register(store, { config });
   await app.register(workers, { config, workers: opts.workers });
   await app.register(readiness, { config, warmup: opts.warmup });
   await app.register(auth, { config });
-
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-  });
-  // While the service stops, new requests are turned away; the probes still say how it stands.
-  app.addHook('onRequest', async (request, reply) => {
-    if (!app.readiness.stopping || request.url.startsWith('/health')) return;
-    reply.header('connection', 'close');
-    throw new ApiError('SHUTTING_DOWN', 'the service is shutting down; retry on another instance', { 'retry-after': '1' });
-  });
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler(allowedMethods));

@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { errorBody } from '../errors.js';
+
+/** A refused connection that sends no request within this is closed. */
+const REFUSED_IDLE_MS = 5000;
 
 export interface ConnectionLimits {
   /** Open connections in all; past it the oldest idle one is closed to make room. */
@@ -20,9 +21,11 @@ interface Tracked {
 /**
  * Keeps idle connections from starving the service: thousands of sockets that send nothing (or
  * have nothing in flight) are closed oldest first as new ones arrive, so /health and new requests
- * always get in; a client whose connections are all busy gets a 429 for one more.
+ * always get in; a client whose connections are all busy gets a 429 for one more: the connection
+ * is let in so its request can be answered properly (`refused`), then closed.
  */
-export function limitConnections(server: Server, limits: ConnectionLimits): { open: () => number } {
+export function limitConnections(server: Server, limits: ConnectionLimits): { open: () => number; refused: (socket: Socket) => boolean } {
+  const over = new WeakSet<Socket>();
   // Insertion order is age: the first idle entry is the oldest idle connection.
   const all = new Map<Socket, Tracked>();
   const byClient = new Map<string, Set<Tracked>>();
@@ -31,13 +34,11 @@ export function limitConnections(server: Server, limits: ConnectionLimits): { op
     for (const c of pool) if (c.active === 0) return c;
     return undefined;
   };
-  const refuse = (socket: Socket, client: string) => {
-    const json = JSON.stringify(errorBody('TOO_MANY_CONNECTIONS', `too many open connections from ${client}; close some and retry`));
-    socket.end(
-      `HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json; charset=utf-8\r\nRetry-After: 1\r\nX-Request-Id: ${randomUUID()}\r\n` +
-        `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
-    );
-    socket.destroySoon();
+  // Answered by the app (its first request gets 429 with Connection: close); one that sends
+  // nothing is closed soon.
+  const refuse = (socket: Socket) => {
+    over.add(socket);
+    socket.setTimeout(REFUSED_IDLE_MS, () => socket.destroy());
   };
 
   // Forgotten at once, not on 'close' (which comes later): a burst must see the room it made.
@@ -57,12 +58,12 @@ export function limitConnections(server: Server, limits: ConnectionLimits): { op
     const mine = byClient.get(client);
     if (mine && mine.size >= limits.perClient) {
       const idle = oldestIdle(mine);
-      if (!idle) return refuse(socket, client);
+      if (!idle) return refuse(socket);
       evict(idle);
     }
     if (all.size >= limits.max) {
       const idle = oldestIdle(all.values());
-      if (!idle) return refuse(socket, client);
+      if (!idle) return refuse(socket);
       evict(idle);
     }
     const tracked: Tracked = { socket, client, active: 0 };
@@ -81,5 +82,5 @@ export function limitConnections(server: Server, limits: ConnectionLimits): { op
     res.once('close', () => void (tracked.active -= 1));
   });
 
-  return { open: () => all.size };
+  return { open: () => all.size, refused: (socket) => over.has(socket) };
 }

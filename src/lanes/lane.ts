@@ -73,6 +73,8 @@ type Phase = 'new' | 'started' | 'closing' | 'stopped';
 export class Lane {
   readonly name: string;
   readonly stats: LaneStats = { sent: 0, cancelledQueued: 0, cancelledRunning: 0, timedOut: 0 };
+  /** Counts every change of a worker's state: what reports what the lane can do may cache by it. */
+  changes = 0;
   private readonly workers: Supervisor[];
   private readonly queue: Job[] = [];
   /** Jobs sent to a worker that has not replied yet. */
@@ -345,6 +347,7 @@ export class Lane {
   }
 
   private onWorkerChange(): void {
+    this.changes += 1;
     if (this.phase !== 'started') return;
     if (this.workers.some((w) => w.state === 'ready')) {
       this.firstReady?.();

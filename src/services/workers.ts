@@ -79,6 +79,11 @@ export class Workers {
     return this.laneFor('engine', this.defaultEngine);
   }
 
+  /** Changes when any lane's state or capabilities may have: a cache key for /health. */
+  get version(): string {
+    return Object.values(this.lanes).map((lane) => `${lane.changes}:${lane.state}`).join(',');
+  }
+
   versions(): ReadyInfo['versions'] {
     return Object.assign({}, ...Object.values(this.lanes).map((lane) => lane.info?.versions ?? {}));
   }
