@@ -62,6 +62,10 @@ def test_a_job_cancelled_while_it_waits_never_runs(worker, data_dir):
     assert "before it started" in assert_error(replies[3], "CANCELLED", 3)
     assert "result" in replies[1]
     assert sorted(os.listdir(data_dir)) == ["long.wav"]
+    # stderr is read by a thread of its own: the log line may land just after the replies.
+    deadline = time.monotonic() + 5
+    while not any("cancel id=3 (waiting)" in line for line in worker.stderr_lines) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert any("cancel id=3 (waiting)" in line for line in worker.stderr_lines)
 
 
