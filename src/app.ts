@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { basename } from 'node:path';
@@ -7,6 +7,7 @@ import { ApiError } from './errors.js';
 import { registerJsonParser } from './http/body.js';
 import { clientErrorHandler, errorHandler, frameworkErrors, MAX_PARAM_LENGTH, notFoundHandler, trackRoutes } from './http/framework.js';
 import { limitConnections } from './http/connections.js';
+import { lazyChildLogger } from './http/logger.js';
 import type { Config } from './config.js';
 import auth, { withRedaction } from './services/auth.js';
 import readiness from './services/readiness.js';
@@ -34,6 +35,8 @@ declare module 'fastify' {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const BOOT_ID = randomBytes(9).toString('base64url');
+let requests = 0;
 
 /**
  * Builds the whole HTTP app: the services (store, lanes of workers, warmup) as plugins with their
@@ -50,11 +53,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     requestTimeout: config.bodyTimeoutMs,
     http: { headersTimeout: config.bodyTimeoutMs, connectionsCheckingInterval: Math.min(1000, config.bodyTimeoutMs) },
     requestIdHeader: false,
-    // A caller's id is kept when it is sane, so logs can be joined across services.
+    // A caller's id is kept when it is sane, so logs can be joined across services; ours are this
+    // process's random prefix and a counter (unique, and cheaper than a UUID per request).
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${BOOT_ID}-${(++requests).toString(36)}`;
     },
+    childLoggerFactory: lazyChildLogger,
     // Our own hook answers while closing, in the catalogue's shape (Fastify's 503 has no code).
     return503OnClosing: false,
     clientErrorHandler,

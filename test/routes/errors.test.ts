@@ -81,7 +81,11 @@ t.test('a request id is taken from the caller when sane and always returned', as
   const given = await app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'abc-123' } });
   t.equal(given.headers['x-request-id'], 'abc-123');
   const odd = await app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'bad id with spaces' } });
-  t.match(odd.headers['x-request-id'], /^[0-9a-f-]{36}$/);
+  const ours = /^([\w-]{12})-([0-9a-z]+)$/;
+  t.match(odd.headers['x-request-id'], ours, "replaced by one of ours: this process's prefix and a counter");
+  const next = (await app.inject('/health/live')).headers['x-request-id'] as string;
+  const [, prefix, n] = ours.exec(odd.headers['x-request-id'] as string)!;
+  t.equal(next, `${prefix}-${(parseInt(n!, 36) + 1).toString(36)}`, 'unique: the next one counts on');
 });
 
 t.test('worker failures: timeout, internal error, malformed result — clear errors, nothing left behind', async (t) => {
