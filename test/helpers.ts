@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +55,23 @@ export async function testApp(
   });
   t.teardown(() => app.close());
   return { app, workers: app.workers, store: app.store, config, readiness: app.readiness, dataDir, log };
+}
+
+/** Listens on a free loopback port (for tests that need real sockets); returns the port. */
+export async function listening(app: { listen(o: object): Promise<string>; server: { address(): unknown } }): Promise<number> {
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return (app.server.address() as AddressInfo).port;
+}
+
+/** Writes raw bytes on a fresh connection and gives back everything the server sent until it closed. */
+export function rawRequest(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const socket = connect(port, '127.0.0.1', () => socket.end(request));
+    socket.on('data', (c) => (out += c));
+    socket.on('close', () => resolve(out));
+    socket.on('error', reject);
+  });
 }
 
 /** Reads a PCM WAV's header: enough to check it is well-formed and how long it lasts. */

@@ -18,15 +18,16 @@ export interface AudioRequest {
 
 /** Produce audio: the engine's lane writes the WAV and answers its facts and own word timings. */
 export async function produceAudio(ctx: StepContext, dir: string, req: AudioRequest): Promise<SynthesizeResult> {
+  const lane = ctx.workers.laneFor('engine', req.engine);
   const capability = ctx.workers.capability('engine', req.engine);
   // A lane that is not ready yet queues the job; only a worker's own "unavailable" refuses here.
-  if (ctx.workers.laneFor('engine', req.engine).info && !capability.available) {
+  if (lane.info && !capability.available) {
     throw new ApiError('ENGINE_UNAVAILABLE', `engine ${req.engine} is not available: ${capability.reason ?? 'no reason given'}`);
   }
   const params = {
     ...req, output_path: join(dir, AUDIO_FILE), word_timings: true, max_audio_s: ctx.config.maxAudioS, max_worker_s: ctx.config.maxWorkerS,
   };
-  const reply = await timed(ctx, 'worker_round_trip', () => ctx.workers.laneFor('engine', req.engine).run('synthesize', params, jobOptions(ctx)))
+  const reply = await timed(ctx, 'worker_round_trip', () => lane.run('synthesize', params, jobOptions(ctx)))
     .catch((err: unknown) => {
       throw noSpaceError(err) ?? err; // the worker's WAV write found the disk full: 507, not 500
     });

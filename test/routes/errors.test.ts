@@ -1,9 +1,8 @@
 // Every bad request gets a 4xx JSON error with a stable code; run against the fake worker.
 import t from 'tap';
 import { readdir } from 'node:fs/promises';
-import { connect, type AddressInfo } from 'node:net';
 import { newArtifactId } from '../../src/store/artifacts.js';
-import { testApp } from '../helpers.js';
+import { listening, rawRequest, testApp } from '../helpers.js';
 
 t.test('bad input answers 4xx JSON with stable codes', async (t) => {
   const { app, workers } = await testApp(t, { worker: 'fake', env: { VOICECUE_GPU_WORKERS: '1' } });
@@ -129,16 +128,8 @@ t.test('conditional and range requests on downloads', async (t) => {
 
 t.test('requests the HTTP parser rejects get catalogue JSON too', async (t) => {
   const { app } = await testApp(t, { worker: 'fake' });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = app.server.address() as AddressInfo;
-  const raw = (request: string) =>
-    new Promise<string>((resolve, reject) => {
-      let out = '';
-      const socket = connect(port, '127.0.0.1', () => socket.end(request));
-      socket.on('data', (c) => (out += c));
-      socket.on('close', () => resolve(out));
-      socket.on('error', reject);
-    });
+  const port = await listening(app);
+  const raw = (request: string) => rawRequest(port, request);
   const cases: [string, number, string][] = [
     ['POST /tts HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}', 400, 'MALFORMED_REQUEST'],
     [`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE'],

@@ -3,7 +3,6 @@
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { parse } from 'yaml';
@@ -11,7 +10,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { ERROR_STATUS, isErrorCode } from '../../src/errors.js';
 import { newArtifactId } from '../../src/store/artifacts.js';
-import { FAKE_SIDECAR, memoryLogger, ROOT, tempDir, testApp } from '../helpers.js';
+import { FAKE_SIDECAR, listening, memoryLogger, rawRequest, ROOT, tempDir, testApp } from '../helpers.js';
 
 type Res = Awaited<ReturnType<Awaited<ReturnType<typeof testApp>>['app']['inject']>>;
 
@@ -55,16 +54,8 @@ t.test("Fastify's own errors are catalogue JSON and never echo much of the URL",
 
 t.test('requests Node rejects get catalogue JSON with an x-request-id, in words', async (t) => {
   const { app } = await testApp(t, { worker: 'fake' });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = app.server.address() as AddressInfo;
-  const raw = (request: string) =>
-    new Promise<string>((resolve, reject) => {
-      let out = '';
-      const socket = connect(port, '127.0.0.1', () => socket.end(request));
-      socket.on('data', (c) => (out += c));
-      socket.on('close', () => resolve(out));
-      socket.on('error', reject);
-    });
+  const port = await listening(app);
+  const raw = (request: string) => rawRequest(port, request);
   for (const [request, message] of [
     ['FOO /tts HTTP/1.1\r\nHost: x\r\n\r\n', 'the request method is not valid'],
     ['POST /tts HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n{}', 'the Content-Length header is not a number'],

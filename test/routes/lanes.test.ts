@@ -2,19 +2,15 @@
 // costs nothing, the service answers while warming up and while stopping — always catalogue JSON.
 import t from 'tap';
 import http from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { readdir } from 'node:fs/promises';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { FAKE_SIDECAR, testApp, waitFor } from '../helpers.js';
+import { FAKE_SIDECAR, listening, testApp, waitFor } from '../helpers.js';
 
 const SENTENCE = 'Hello world, this is voicecue.';
 const LONG = 'The quick brown fox jumps over the lazy dog near the riverbank, twice a day. '.repeat(260).slice(0, 20_000);
 
-async function listening(app: Awaited<ReturnType<typeof testApp>>['app']): Promise<number> {
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  return (app.server.address() as AddressInfo).port;
-}
 
 /** POST /tts over a real socket, which the test may destroy to play a client that goes away. */
 function post(port: number, body: object): { req: http.ClientRequest; done: Promise<number> } {

@@ -2,15 +2,11 @@
 // bodies cut, thousands of idle sockets that do not stop the service from answering.
 import t from 'tap';
 import http from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { readdir } from 'node:fs/promises';
 import { isErrorCode } from '../../src/errors.js';
-import { parseWav, testApp, waitFor } from '../helpers.js';
+import { listening, parseWav, testApp, waitFor } from '../helpers.js';
 
-async function listening(app: Awaited<ReturnType<typeof testApp>>['app']): Promise<number> {
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  return (app.server.address() as AddressInfo).port;
-}
 
 t.test('work budget: audio over the limit is refused before any work, or stopped once it grows past it', async (t) => {
   const { app, workers, store } = await testApp(t, { env: { VOICECUE_MAX_AUDIO_S: '30' } });
