@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// The real GPU-lane libraries (worker-py/requirements-gpu.txt: f5-tts, whisperx, torch, ...) in a
+// virtualenv cached outside the checkout, keyed by that file's hash, so a fresh clone on the same
+// machine (CI's) reuses it. A few GB the first time. Prints the venv's python on stdout.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const say = (msg) => process.stderr.write(`engines-venv: ${msg}\n`);
+const files = ['requirements-gpu.txt', 'requirements-dev.txt'].map((f) => join(root, 'worker-py', f));
+const python = process.env.VOICECUE_PYTHON || 'python3';
+const pyVersion = spawnSync(python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' }).stdout?.trim();
+const hash = createHash('sha256');
+for (const f of files) hash.update(readFileSync(f));
+const key = hash.update(`\0python ${pyVersion}`).digest('hex').slice(0, 16);
+
+const cache = process.env.VOICECUE_ENGINES_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'voicecue');
+const venv = join(cache, `engines-${key}`);
+const venvPython = join(venv, 'bin', 'python');
+const stamp = join(venv, '.voicecue-complete');
+
+mkdirSync(cache, { recursive: true });
+// One builder at a time (two clones testing at once): the others wait for its stamp.
+const lock = `${venv}.lock`;
+while (!existsSync(stamp) && !tryLock()) await new Promise((r) => setTimeout(r, 2000));
+if (!existsSync(stamp)) {
+  // The stamp is written last: an interrupted install is cleared and done again, never reused.
+  say(`building ${venv} (the first time downloads a few GB from PyPI)`);
+  execFileSync(python, ['-m', 'venv', '--clear', venv], { stdio: ['ignore', 2, 2] });
+  for (const f of files) {
+    execFileSync(venvPython, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-q', '-r', f], { stdio: ['ignore', 2, 2] });
+  }
+  writeFileSync(stamp, key);
+  // Older keys are superseded; each is several GB.
+  for (const name of readdirSync(cache)) {
+    if (name.startsWith('engines-') && !name.startsWith(`engines-${key}`)) rmSync(join(cache, name), { recursive: true, force: true });
+  }
+}
+rmSync(lock, { force: true });
+
+/** The lock file holds its builder's pid; one whose builder died is taken over. */
+function tryLock() {
+  try {
+    writeFileSync(lock, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch {
+    try {
+      process.kill(Number(readFileSync(lock, 'utf8')) || -1, 0);
+      return false;
+    } catch {
+      rmSync(lock, { force: true });
+      return false;
+    }
+  }
+}
+process.stdout.write(`${venvPython}\n`);
