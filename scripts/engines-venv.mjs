@@ -49,7 +49,9 @@ function tryLock() {
     return true;
   } catch {
     try {
-      process.kill(Number(readFileSync(lock, 'utf8')) || -1, 0);
+      const pid = Number(readFileSync(lock, 'utf8'));
+      if (!(pid > 0)) throw new Error('no pid');
+      process.kill(pid, 0);
       return false;
     } catch {
       rmSync(lock, { force: true });
