@@ -4,7 +4,7 @@
 // machine (CI's) reuses it. A few GB the first time. Prints the venv's python on stdout.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,11 +29,22 @@ const lock = `${venv}.lock`;
 while (!existsSync(stamp) && !tryLock()) await new Promise((r) => setTimeout(r, 2000));
 if (!existsSync(stamp)) {
   // The stamp is written last: an interrupted install is cleared and done again, never reused.
-  say(`building ${venv} (the first time downloads a few GB from PyPI)`);
-  execFileSync(python, ['-m', 'venv', '--clear', venv], { stdio: ['ignore', 2, 2] });
-  for (const f of files) {
-    execFileSync(venvPython, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-q', '-r', f], { stdio: ['ignore', 2, 2] });
+  // A changed pin reuses the last complete venv (renamed; torch alone is GBs): pip moves it to the
+  // new pins and what the files no longer list is uninstalled, so it ends as a fresh build would.
+  const previous = readdirSync(cache).find((n) => /^engines-[0-9a-f]{16}$/.test(n) && existsSync(join(cache, n, '.voicecue-complete')));
+  if (previous && !existsSync(venv)) {
+    say(`updating ${join(cache, previous)} to the new pins as ${venv}`);
+    renameSync(join(cache, previous), venv);
+    rmSync(join(venv, '.voicecue-complete'));
+  } else {
+    say(`building ${venv} (the first time downloads a few GB from PyPI)`);
+    execFileSync(python, ['-m', 'venv', '--clear', venv], { stdio: ['ignore', 2, 2] });
   }
+  const pip = (...args) => execFileSync(venvPython, ['-m', 'pip', ...args, '--disable-pip-version-check', '--no-input'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 2] });
+  for (const f of files) pip('install', '-q', '-r', f);
+  const listed = new Set(files.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/^([A-Za-z0-9._-]+)==/gm)].map((m) => normal(m[1]))));
+  const extra = JSON.parse(pip('list', '--format=json')).map((p) => p.name).filter((n) => !listed.has(normal(n)) && !['pip', 'setuptools', 'wheel'].includes(normal(n)));
+  if (extra.length) pip('uninstall', '-y', '-q', ...extra);
   writeFileSync(stamp, key);
   // Older keys are superseded; each is several GB.
   for (const name of readdirSync(cache)) {
@@ -60,3 +71,8 @@ function tryLock() {
   }
 }
 process.stdout.write(`${venvPython}\n`);
+
+/** Package names as pip compares them (PEP 503). */
+function normal(name) {
+  return name.toLowerCase().replace(/[-_.]+/g, '-');
+}
