@@ -7,6 +7,7 @@ import pytest
 
 from voicecue_worker import detect, params as P
 from voicecue_worker.aligners.whisperx import WhisperxAligner
+from voicecue_worker.engines import f5 as f5_engine
 from voicecue_worker.engines.f5 import F5Engine
 from voicecue_worker.errors import RpcError
 
@@ -88,7 +89,10 @@ def test_f5_and_whisperx_detection_reasons(tmp_path, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert "GPU" in f5.detect()["reason"] and "CUDA_VISIBLE_DEVICES" in f5.detect()["reason"]
     monkeypatch.setattr(detect, "cuda_reason", lambda: None)
-    assert "not implemented" in f5.detect()["reason"]
+    monkeypatch.delenv("VOICECUE_ALLOW_DOWNLOADS", raising=False)
+    monkeypatch.setattr(f5_engine, "_cached", lambda repo, name: None)  # an empty model cache
+    reason = f5.detect()["reason"]
+    assert "model cache" in reason and "F5TTS_v1_Base/model_1250000.safetensors" in reason and "vocos-mel-24khz" in reason
     assert "not implemented" in whisperx.detect()["reason"]
 
 

@@ -22,7 +22,7 @@ def bad(message: str) -> RpcError:
 
 class SynthesizeParams:
     __slots__ = ("engine", "text", "voice", "language", "speed", "output_path", "word_timings",
-                 "max_audio_s", "max_worker_s")
+                 "max_audio_s", "max_worker_s", "reference", "options")
 
     def __init__(self, **kw: Any):
         for k in self.__slots__:
@@ -100,7 +100,68 @@ def synthesize(params: dict, engine: str) -> SynthesizeParams:
         engine=engine, text=text, voice=voice, language=language, speed=speed,
         output_path=output_path, word_timings=word_timings,
         max_audio_s=_opt_seconds(params, "max_audio_s"), max_worker_s=_opt_seconds(params, "max_worker_s"),
+        reference=_reference(params.get("reference")), options=_options(params.get("options")),
     )
+
+
+MAX_REF_TEXT = 2000
+#: Engine options (f5's): name -> (type, low, high); bounds inclusive.
+OPTIONS = {
+    "nfe_step": (int, 4, 64),
+    "cfg_strength": (float, 0.0, 10.0),
+    "target_rms": (float, 0.001, 1.0),
+    "cross_fade_duration": (float, 0.0, 1.0),
+    "sway_sampling_coef": (float, -1.0, 1.0),
+    "seed": (int, 0, 2 ** 63 - 1),
+    "fix_duration": (float, 0.1, 3600.0),
+    "remove_silence": (bool, None, None),
+}
+
+
+def _reference(ref: Any) -> Optional[dict]:
+    """A cloning reference: {audio_path: a WAV inside the data dir, text: its transcript ("" lets the
+    engine transcribe it), voice?: the stored voice's id, for the answer}."""
+    if ref is None:
+        return None
+    if not isinstance(ref, dict):
+        raise bad("reference must be an object {audio_path, text}, got %s" % _type(ref))
+    path = check_output_path(ref.get("audio_path"), "reference.audio_path")
+    if not os.path.isfile(path):
+        raise bad("reference.audio_path is not a file: %r" % ref.get("audio_path"))
+    text = ref.get("text")
+    if not isinstance(text, str):
+        raise bad("reference.text must be a string (empty to transcribe the reference), got %s" % _type(text))
+    if len(text) > MAX_REF_TEXT:
+        raise bad("reference.text is too long: %d characters, at most %d" % (len(text), MAX_REF_TEXT))
+    voice = ref.get("voice")
+    if voice is not None and not isinstance(voice, str):
+        raise bad("reference.voice must be a string, got %s" % _type(voice))
+    return {"audio_path": path, "text": text, "voice": voice}
+
+
+def _options(opts: Any) -> Optional[dict]:
+    if opts is None:
+        return None
+    if not isinstance(opts, dict):
+        raise bad("options must be an object, got %s" % _type(opts))
+    out = {}
+    for key, value in opts.items():
+        if key not in OPTIONS:
+            raise bad("options.%s is not an engine option (known: %s)" % (key, ", ".join(OPTIONS)))
+        if value is None:
+            continue
+        kind, low, high = OPTIONS[key]
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise bad("options.%s must be true or false, got %s" % (key, _type(value)))
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not float(value).is_integer()):
+            raise bad("options.%s must be %s, got %s" % (key, "an integer" if kind is int else "a number", _show(value) if not isinstance(value, (int, float)) else repr(value)))
+        elif not math.isfinite(value) or not (low <= value <= high):
+            raise bad("options.%s must be from %s to %s, got %r" % (key, low, high, value))
+        else:
+            value = kind(value)
+        out[key] = value
+    return out
 
 
 def _opt_seconds(params: dict, key: str) -> Optional[float]:
