@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,15 @@ function readCpuMax(): string | undefined {
   }
 }
 
+/**
+ * The worker's interpreter: the project's .venv, which scripts/setup.mjs fills with the worker's
+ * packages (numpy, for the dtw aligner), when it exists; else python3.
+ */
+function defaultPython(): string {
+  const venv = resolve(ROOT_DIR, '.venv', 'bin', 'python');
+  return existsSync(venv) ? venv : 'python3';
+}
+
 /** Node timers overflow past 2^31-1 ms (about 24.8 days) and then fire at once. */
 const seconds = (min = 0.001) => z.coerce.number().min(min).max(2_000_000);
 
@@ -44,7 +53,7 @@ const schema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(0, 65535).default(8080),
   VOICECUE_DATA_DIR: z.string().min(1).default(resolve(ROOT_DIR, 'data')),
-  VOICECUE_PYTHON: z.string().min(1).default('python3'),
+  VOICECUE_PYTHON: z.string().min(1).default(defaultPython()),
   VOICECUE_WORKER_DIR: z.string().min(1).default(resolve(ROOT_DIR, 'worker-py')),
   VOICECUE_DEFAULT_ENGINE: z.enum(['espeak', 'f5']).default('espeak'),
   VOICECUE_DEFAULT_VOICE: z.string().regex(VOICE_NAME).default('en-us'),

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { availableParallelism } from 'node:os';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultCpuWorkers, loadConfig, readKeyDigests, ROOT_DIR } from '../src/config.js';
@@ -8,7 +9,9 @@ import { tempDir } from './helpers.js';
 
 t.test('defaults', async (t) => {
   const c = loadConfig({});
-  t.match(c, { host: '0.0.0.0', port: 8080, python: 'python3', defaultEngine: 'espeak', defaultVoice: 'en-us', installMode: 'never' });
+  const venv = join(ROOT_DIR, '.venv', 'bin', 'python');
+  t.equal(c.python, existsSync(venv) ? venv : 'python3', 'the project venv (setup gives it numpy for dtw), else python3');
+  t.match(c, { host: '0.0.0.0', port: 8080, defaultEngine: 'espeak', defaultVoice: 'en-us', installMode: 'never' });
   t.equal(c.dataDir, `${ROOT_DIR}/data`);
   t.equal(c.workerDir, `${ROOT_DIR}/worker-py`);
   t.equal(c.requestTimeoutMs, 120_000);
