@@ -61,6 +61,11 @@ GAP_FRAMES = 1  # silence between two words of the reference
 FULL_CELLS = 6_000_000
 WINDOW_REF = 1500  # frames of reference per window (at 160 ms, 4 minutes)
 BLOCK_S = 30.0  # seconds of audio featurized at a time
+TAU_FRAC = 1.0
+SKIP_FRAC = 0.5
+GARBAGE_FRAC = 0.6
+PAUSE_FRAMES = 5
+FREE = (True, True)  # reference rows at either end may stay off the path
 UNSURE = 0.35  # below this confidence a word is placed by its neighbours
 TRIM = True
 START_SHIFT = -0.008
@@ -204,20 +209,42 @@ def band_costs(X: "np.ndarray", Y: "np.ndarray", lo: "np.ndarray", width: int, r
     return np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
 
 
+def clip_cost(X: "np.ndarray", Y: "np.ndarray") -> float:
+    """The most one step may cost: a share of the typical distance between unrelated frames.
+    Text the recording lacks (or speech the text lacks) then costs the same per frame however
+    it is warped, so the path takes it in as a straight run instead of bending the words
+    around it out of place."""
+    if TAU_FRAC <= 0:
+        return np.inf
+    rng = np.random.default_rng(0)
+    i = rng.integers(0, len(X), 4000)
+    j = rng.integers(0, len(Y), 4000)
+    return float(np.median(np.sqrt(((X[i] - Y[j]) ** 2).sum(axis=1)))) * TAU_FRAC
+
+
 def banded_dtw(X: "np.ndarray", Y: "np.ndarray", lo: "np.ndarray", hi: "np.ndarray",
-               open_end: bool = False, job: Optional[Job] = None) -> Tuple["np.ndarray", "np.ndarray"]:
+               open_end: bool = False, free_rows: Tuple[bool, bool] = (False, False),
+               cap: Optional["np.ndarray"] = None, job: Optional[Job] = None) -> Tuple["np.ndarray", "np.ndarray"]:
     """DTW of rows X against columns Y inside a band: row i may use columns [lo[i], hi[i]).
 
     Steps (1,0), (0,1) and (1,1) all add one local (Euclidean) distance. The path starts at
     (0, 0) and ends at (n-1, m-1), or with ``open_end`` anywhere in the last row (the end with
-    the lowest cost per step). Returns the path as two index arrays, in order.
+    the lowest cost per step). ``free_rows`` (start, end): the path may start in any row at
+    column 0, and end in any row at the last column, so reference rows at either end that
+    match nothing (text the recording does not have) are left off the path. Returns the path
+    as two index arrays, in order. ``cap``: per row, the most a cell of that row may cost
+    (a share of ``clip_cost`` on the reference's pauses, where speech the text lacks may sit).
 
     Row by row: the vertical and diagonal steps are elementwise minima of the previous row;
     the horizontal steps within a row are a running minimum (D[j] = min(A[j], D[j-1] + c[j])
     is S[j] + min over k <= j of (A[k] - S[k]), S the running sum of c), so each row is a
     handful of numpy calls whatever its width.
     """
-    n = len(X)
+    n, m = len(X), len(Y)
+    free_start, free_end = free_rows
+    best_end, best_row = np.inf, n - 1
+    tau = clip_cost(X, Y)
+    skip = SKIP_FRAC * tau if np.isfinite(tau) else 0.0  # what a reference row left off costs
     lo = np.asarray(lo, np.int64)
     hi = np.asarray(hi, np.int64)
     widths = hi - lo
@@ -241,7 +268,10 @@ def banded_dtw(X: "np.ndarray", Y: "np.ndarray", lo: "np.ndarray", hi: "np.ndarr
     for i in range(n):
         if i - c0 >= block or C is None:
             c0 = i
-            C = band_costs(X, Y, lo, width, slice(i, min(n, i + block)))
+            rows = slice(i, min(n, i + block))
+            C = np.minimum(band_costs(X, Y, lo, width, rows), tau)
+            if cap is not None:
+                np.minimum(C, cap[rows, None] * tau, out=C)
             if job is not None:
                 job.check()
         w = w_l[i]
@@ -252,6 +282,16 @@ def banded_dtw(X: "np.ndarray", Y: "np.ndarray", lo: "np.ndarray", hi: "np.ndarr
             a.fill(np.inf)
             if lo_l[0] == 0:
                 a[0] = c[0]
+        elif free_start and lo_l[i] == 0:
+            d = sh_l[i]
+            V, G = prev[1 + d: 1 + d + w], prev[d: d + w]
+            np.less(V, G, out=mk)
+            ch[mk] = 1
+            np.minimum(V, G, out=a)
+            a += c
+            if c[0] + i * skip < a[0]:  # start here, the rows above left off at a price each
+                a[0] = c[0] + i * skip
+                ch[0] = 3
         else:
             d = sh_l[i]
             V, G = prev[1 + d: 1 + d + w], prev[d: d + w]
@@ -265,6 +305,8 @@ def banded_dtw(X: "np.ndarray", Y: "np.ndarray", lo: "np.ndarray", hi: "np.ndarr
         np.less(t, b, out=mk)
         ch[mk] = 2
         np.add(t, s, out=prev[1: 1 + w])
+        if free_end and lo_l[i] + w == m and prev[w] + (n - 1 - i) * skip < best_end:
+            best_end, best_row = prev[w] + (n - 1 - i) * skip, i
         if pw > w:
             prev[1 + w: 1 + pw] = np.inf
         pw = w
@@ -277,6 +319,8 @@ def banded_dtw(X: "np.ndarray", Y: "np.ndarray", lo: "np.ndarray", hi: "np.ndarr
     else:
         j = int(hi[-1]) - 1
     i = n - 1
+    if free_end and best_row < n - 1:
+        i, j = best_row, m - 1
     pi, pj = [], []
     while True:
         pi.append(i)
@@ -287,6 +331,8 @@ def banded_dtw(X: "np.ndarray", Y: "np.ndarray", lo: "np.ndarray", hi: "np.ndarr
             j -= 1
             continue
         k = choice[off_l[i] + j - lo_l[i]]
+        if k == 3:
+            break
         if k == 0:
             i, j = i - 1, j - 1
         elif k == 1:
@@ -296,22 +342,23 @@ def banded_dtw(X: "np.ndarray", Y: "np.ndarray", lo: "np.ndarray", hi: "np.ndarr
     return np.array(pi[::-1], np.int64), np.array(pj[::-1], np.int64)
 
 
-def coarse_path(Xc: "np.ndarray", Yc: "np.ndarray", job: Optional[Job]) -> Tuple["np.ndarray", "np.ndarray"]:
+def coarse_path(Xc: "np.ndarray", Yc: "np.ndarray", cap: "np.ndarray", job: Optional[Job]) -> Tuple["np.ndarray", "np.ndarray"]:
     """DTW over pooled frames: at once when small; else a path over frames pooled 4x more
     (window by window from anchors, ``windowed_path``), refined in a band around it."""
     n, m = len(Xc), len(Yc)
     if n * m <= FULL_CELLS:
-        return banded_dtw(Xc, Yc, np.zeros(n, np.int64), np.full(n, m, np.int64), job=job)
-    Xt, Yt = pool(Xc, COARSE), pool(Yc, COARSE)
+        return banded_dtw(Xc, Yc, np.zeros(n, np.int64), np.full(n, m, np.int64), free_rows=FREE, cap=cap, job=job)
+    Xt, Yt, ct = pool(Xc, COARSE), pool(Yc, COARSE), pool_cap(cap, COARSE)
     if len(Xt) * len(Yt) <= FULL_CELLS:
-        ti, tj = banded_dtw(Xt, Yt, np.zeros(len(Xt), np.int64), np.full(len(Xt), len(Yt), np.int64), job=job)
+        ti, tj = banded_dtw(Xt, Yt, np.zeros(len(Xt), np.int64), np.full(len(Xt), len(Yt), np.int64),
+                            free_rows=FREE, cap=ct, job=job)
     else:
-        ti, tj = windowed_path(Xt, Yt, job)
+        ti, tj = windowed_path(Xt, Yt, ct, job)
     lo, hi = band_from_path(ti, tj, n, m, COARSE, MID_BAND)
-    return banded_dtw(Xc, Yc, lo, hi, job=job)
+    return banded_dtw(Xc, Yc, lo, hi, free_rows=FREE, cap=cap, job=job)
 
 
-def windowed_path(Xc: "np.ndarray", Yc: "np.ndarray", job: Optional[Job]) -> Tuple["np.ndarray", "np.ndarray"]:
+def windowed_path(Xc: "np.ndarray", Yc: "np.ndarray", cap: "np.ndarray", job: Optional[Job]) -> Tuple["np.ndarray", "np.ndarray"]:
     """DTW in windows of WINDOW_REF rows, each from an anchor: the lowest-cost stretch of the
     previous window's path between its half and three quarters. Linear in the length."""
     n, m = len(Xc), len(Yc)
@@ -325,8 +372,10 @@ def windowed_path(Xc: "np.ndarray", Yc: "np.ndarray", job: Optional[Job]) -> Tup
         if last or a_j + wj >= m:
             wj = m - a_j
         wj = max(wj, 1)
+        to_end = last and a_j + wj >= m
         pi, pj = banded_dtw(Xc[a_i: a_i + wi], Yc[a_j: a_j + wj], np.zeros(wi, np.int64),
-                            np.full(wi, wj, np.int64), open_end=not (last and a_j + wj >= m), job=job)
+                            np.full(wi, wj, np.int64), open_end=not to_end,
+                            free_rows=(FREE[0] and a_i == 0, FREE[1] and to_end), cap=cap[a_i: a_i + wi], job=job)
         if last:
             out_i.append(pi + a_i)
             out_j.append(pj + a_j)
@@ -359,11 +408,15 @@ def windowed_path(Xc: "np.ndarray", Yc: "np.ndarray", job: Optional[Job]) -> Tup
 
 def band_from_path(pi: "np.ndarray", pj: "np.ndarray", n: int, m: int, factor: int, radius: int):
     """Fine rows' column ranges around a coarse path."""
-    nc = int(pi.max()) + 1
+    nc = (n + factor - 1) // factor
     cmin = np.full(nc, np.iinfo(np.int64).max)
     cmax = np.full(nc, -1)
     np.minimum.at(cmin, pi, pj)
     np.maximum.at(cmax, pi, pj)
+    # rows the path left off (reference that matched nothing) hug its first or last column
+    first, last = int(pi[0]), int(pi[-1])
+    cmin[:first], cmax[:first] = pj[0], pj[0]
+    cmin[last + 1:], cmax[last + 1:] = pj[-1], pj[-1]
     rows = np.minimum(np.arange(n) // factor, nc - 1)
     lo = cmin[rows] * factor - radius
     hi = (cmax[rows] + 1) * factor + radius
@@ -378,6 +431,12 @@ def band_from_path(pi: "np.ndarray", pj: "np.ndarray", n: int, m: int, factor: i
     lo[1:] = np.minimum(lo[1:], hi[:-1])
     lo = np.minimum(lo, hi - 1)
     return lo.astype(np.int64), hi.astype(np.int64)
+
+
+def pool_cap(cap: "np.ndarray", k: int) -> "np.ndarray":
+    n = (len(cap) + k - 1) // k
+    padded = np.concatenate([cap, np.full(n * k - len(cap), np.inf)])
+    return padded.reshape(n, k).min(axis=1)
 
 
 def pool(F: "np.ndarray", k: int) -> "np.ndarray":
@@ -521,16 +580,23 @@ def align_features(ref_mel, ref: Featurizer, words: List[dict], rec_mel, rec: Fe
         job.check()
     # coarse to fine
     t0 = time.perf_counter()
-    ci, cj = coarse_path(pool(X, COARSE), pool(Y, COARSE), job)
+    # the reference's pauses (padding, and gaps where espeak paused) may hold speech the text lacks
+    cap = np.full(n, np.inf)
+    cap[:PAD_FRAMES] = cap[n - PAD_FRAMES:] = GARBAGE_FRAC
+    for k in range(1, len(words)):
+        if starts[k] - ends[k - 1] >= PAUSE_FRAMES:
+            g = placed(ends[k - 1]) - GAP_FRAMES
+            cap[g: g + GAP_FRAMES] = GARBAGE_FRAC
+    ci, cj = coarse_path(pool(X, COARSE), pool(Y, COARSE), pool_cap(cap, COARSE), job)
     t1 = time.perf_counter()
     lo, hi = band_from_path(ci, cj, n, m, COARSE, BAND)
-    pi, pj = banded_dtw(X, Y, lo, hi, job=job)
+    pi, pj = banded_dtw(X, Y, lo, hi, free_rows=FREE, cap=cap, job=job)
     log.debug("dtw %d x %d frames: coarse %.0f ms, fine %.0f ms", n, m, (t1 - t0) * 1000, (time.perf_counter() - t1) * 1000)
     if job is not None:
         job.check()
     dist = np.sqrt(((X[pi] - Y[pj]) ** 2).sum(axis=1))
 
-    # each reference frame's first and last recording frame
+    # each reference frame's first and last recording frame (m and -1: not on the path)
     jmin = np.full(n, m, np.int64)
     jmax = np.full(n, -1, np.int64)
     np.minimum.at(jmin, pi, pj)
@@ -540,31 +606,36 @@ def align_features(ref_mel, ref: Featurizer, words: List[dict], rec_mel, rec: Fe
     rfs_rec, rcen = rec.frame_s, rec.center_s()
     b_start = np.zeros(nw)
     b_end = np.zeros(nw)
-    cost = np.zeros(nw)
-    squeeze = np.ones(nw)
-    path_pos_i = pi
+    cost = np.full(nw, np.inf)
+    ref_len = (we - ws) * ref.frame_s
+    rec_len = np.zeros(nw)
     for k in range(nw):
         s, e = int(ws[k]), int(we[k])
-        j0 = int(jmin[s])
-        j1 = int(jmax[e - 1])
+        a_k, b_k = int(np.searchsorted(pi, s)), int(np.searchsorted(pi, e))
+        if b_k <= a_k:
+            continue  # the path left this word off: text the recording does not have
+        j0, j1 = int(pj[a_k]), int(pj[b_k - 1])
         # pause aware: the recording's silence held on a word's edge frame is not the word
         if TRIM and jmax[s] > j0:
             while j0 < jmax[s] and silent[j0]:
                 j0 += 1
-        if TRIM and j1 > jmin[e - 1]:
+        if TRIM and jmin[e - 1] < j1 <= jmax[e - 1]:
             while j1 > jmin[e - 1] and silent[j1]:
                 j1 -= 1
         if j1 < j0:
             j1 = j0
         b_start[k] = j0 * rfs_rec + rcen - rfs_rec / 2 + START_SHIFT
         b_end[k] = (j1 + 1) * rfs_rec + rcen - rfs_rec / 2 + END_SHIFT
-        a_k, b_k = np.searchsorted(path_pos_i, s), np.searchsorted(path_pos_i, e)
-        cost[k] = float(dist[a_k:b_k].mean()) if b_k > a_k else float(dist.mean())
-        ref_len = (e - s) * ref.frame_s
-        rec_len = (j1 + 1 - j0) * rfs_rec
-        squeeze[k] = min(1.0, rec_len / max(ref_len * 0.3, 1e-3))
-    conf = _confidence(cost, squeeze)
-    return _finish(words, b_start, b_end, conf, duration)
+        cost[k] = float(dist[a_k:b_k].mean())
+        rec_len[k] = (j1 + 1 - j0) * rfs_rec
+    on = np.isfinite(cost)
+    # the recording's pace against espeak's, and each word's against that
+    rate = float(np.median(rec_len[on] / np.maximum(ref_len[on], 1e-3))) if on.any() else 1.0
+    pace = rec_len / np.maximum(ref_len * rate, 1e-3)
+    conf = np.zeros(nw)
+    if on.any():
+        conf[on] = _confidence(cost[on], pace[on])
+    return _finish(words, b_start, b_end, conf, ref_len * rate, duration)
 
 
 def _frame_at(t: float, frame_s: float, center: float, n: int) -> int:
@@ -579,35 +650,52 @@ def _silent_frames(mel: "np.ndarray") -> "np.ndarray":
     return e < lo + max(6.0, 0.25 * (hi - lo))
 
 
-def _confidence(cost: "np.ndarray", squeeze: "np.ndarray") -> "np.ndarray":
+def _confidence(cost: "np.ndarray", pace: "np.ndarray") -> "np.ndarray":
+    """From a word's mean distance along the path (against the median word's) and its pace
+    (its length in the recording over espeak's, scaled by the recording's overall pace):
+    a word squeezed to a third or stretched to thrice its expected length is suspect."""
     med = float(np.median(cost))
     mad = float(np.median(np.abs(cost - med))) + 1e-6
     z = np.maximum(0.0, (cost - med) / (4 * mad))
-    return np.clip(np.exp(-z * z) * squeeze, 0.0, 1.0)
+    fit = np.minimum(1.0, np.minimum(pace / 0.33, 3.0 / np.maximum(pace, 1e-6)))
+    return np.clip(np.exp(-z * z) * fit, 0.0, 1.0)
 
 
-def _finish(words: List[dict], start: "np.ndarray", end: "np.ndarray", conf: "np.ndarray", duration: float) -> List[dict]:
-    """Ordered, non-overlapping words inside the audio; unsure runs spread between sure neighbours."""
+def _finish(words: List[dict], start: "np.ndarray", end: "np.ndarray", conf: "np.ndarray",
+            expected: "np.ndarray", duration: float) -> List[dict]:
+    """Ordered, non-overlapping words inside the audio. A run of unsure words is spread over
+    the time between the sure words around it, by their expected lengths; at either end of
+    the text, a run gets its expected length next to the nearest sure word (within the audio)."""
     n = len(words)
     total_ms = max(1, int(duration * 1000))
     sure = conf >= UNSURE
-    if sure.any():
-        k = 0
-        while k < n:
-            if sure[k]:
-                k += 1
-                continue
-            j = k
-            while j < n and not sure[j]:
-                j += 1
-            lo = end[k - 1] if k > 0 else min(start[k], start[j] if j < n else start[k])
-            hi = start[j] if j < n else max(end[j - 1], lo)
-            hi = max(hi, lo)
-            lens = np.array([max(1, words[g]["char_end"] - words[g]["char_start"]) for g in range(k, j)], float)
-            edges = lo + (hi - lo) * np.concatenate([[0.0], np.cumsum(lens) / lens.sum()])
-            start[k:j] = edges[:-1]
-            end[k:j] = edges[1:]
-            k = j
+    weight = np.maximum(expected, 1e-3)
+    if not sure.any():
+        sure_lo, sure_hi = 0.0, duration  # nothing to hold on to: spread over the audio
+        edges = sure_lo + (sure_hi - sure_lo) * np.concatenate([[0.0], np.cumsum(weight) / weight.sum()])
+        start, end = edges[:-1].copy(), edges[1:].copy()
+    k = 0
+    while sure.any() and k < n:
+        if sure[k]:
+            k += 1
+            continue
+        j = k
+        while j < n and not sure[j]:
+            j += 1
+        need = float(weight[k:j].sum())
+        if k > 0 and j < n:
+            lo, hi = end[k - 1], start[j]
+        elif j < n:
+            hi = start[j]
+            lo = max(0.0, hi - need)
+        else:
+            lo = end[k - 1]
+            hi = min(duration, lo + need)
+        hi = max(hi, lo)
+        edges = lo + (hi - lo) * np.concatenate([[0.0], np.cumsum(weight[k:j]) / weight[k:j].sum()])
+        start[k:j] = edges[:-1]
+        end[k:j] = edges[1:]
+        k = j
     s_ms = np.clip(np.round(start * 1000), 0, total_ms - 1).astype(np.int64)
     e_ms = np.clip(np.round(end * 1000), 0, total_ms).astype(np.int64)
     for k in range(1, n):  # strictly increasing starts
