@@ -5,10 +5,17 @@ aligner tests and bench/align.mjs.
     python3 bench/festival_words.py OUT_DIR NAME "text" [--voice kal_diphone] [--speed 1.0]
 
 writes OUT_DIR/NAME.wav (16-bit mono, the voice's rate) and OUT_DIR/NAME.json:
-{"text", "voice", "sample_rate", "duration", "words": [{"word", "start", "end"}]}, one entry per
-Festival token that was spoken (a number's words are one token: "1987" runs from the start of
-"nineteen" to the end of "seven"). The times are Festival's own segment times: the truth.
-Needs the festival package (apt-get install festival festvox-kallpc16k).
+{"text", "voice", "sample_rate", "duration", "words": [{"word", "start", "end", "char_start",
+"char_end"}]}, one entry per Festival token that was spoken (a number's words are one token:
+"1987" runs from the start of "nineteen" to the end of "seven"), with its span among voicecue's
+words of the text when the two agree. The times are Festival's own segment times: the truth.
+
+    python3 bench/festival_words.py --corpus OUT_DIR
+
+writes a small corpus (two voices, clean and with pink noise at 10 dB SNR) and its
+OUT_DIR/manifest.json in the shape bench/corpus/make.py writes (bench/align.mjs reads either).
+Needs festival with its kal and ked voices (apt-get install festival festvox-kallpc16k
+festvox-kdlpc16k); the noisy set needs numpy.
 """
 
 import json
@@ -71,14 +78,85 @@ def synthesize(text: str, wav_path: str, voice: str = "kal_diphone", speed: floa
         prev_end = end
     with wave.open(wav_path) as w:
         sr, n = w.getframerate(), w.getnframes()
-    return {
-        "text": text, "voice": voice, "sample_rate": sr, "duration": round(n / sr, 4),
-        "words": [{"word": tokens.get(k, ""), "start": round(s, 4), "end": round(e, 4)} for k, (s, e) in sorted(words.items())],
-    }
+    out = [{"word": tokens.get(k, ""), "start": round(s, 4), "end": round(e, 4)} for k, (s, e) in sorted(words.items())]
+    spans = _spans(text)
+    if len(spans) == len(out):
+        for w, (a, b) in zip(out, spans):
+            w["char_start"], w["char_end"] = a, b
+    return {"text": text, "voice": voice, "sample_rate": sr, "duration": round(n / sr, 4), "words": out}
+
+
+def _spans(text):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "worker-py"))
+    from voicecue_worker.text import tokenize
+    return tokenize(text)
+
+
+SENTENCES = [
+    "The old lighthouse keeper climbed the stairs every evening, carrying a lamp and a thermos of tea.",
+    "In 1987, the city council voted to rebuild the harbor, but the money ran out two years later.",
+    "Please send the package to our office before Friday; we close early for the holiday.",
+    "She studied the map carefully. The river bent twice before it reached the sea, and the road followed it.",
+    "Twenty three students signed up for the course, although only nine of them finished it.",
+    "Bring your boots and a warm coat. The forecast says it will snow on Tuesday night.",
+    "My grandfather repaired clocks for a living, and his workshop smelled of oil and brass.",
+    "The committee reviewed forty proposals and selected three for further study.",
+    "When the music stopped, everyone turned toward the door, waiting for the speaker to arrive.",
+    "A small boat drifted past the pier. Nobody on the shore seemed to notice it at all.",
+    "Our train left the station at seven fifteen and arrived in the capital just after noon.",
+    "Water boils at one hundred degrees at sea level, but at lower temperatures in the mountains.",
+]
+
+
+def corpus(out_dir: str) -> str:
+    """The small corpus and its manifest (reused when already there); returns the manifest's path."""
+    manifest = os.path.join(out_dir, "manifest.json")
+    if os.path.exists(manifest):
+        return manifest
+    os.makedirs(os.path.join(out_dir, "audio"), exist_ok=True)
+    items = []
+    for i, text in enumerate(SENTENCES):
+        for voice in ("kal_diphone", "ked_diphone"):
+            name = "s%02d_%s" % (i, voice.split("_")[0])
+            path = os.path.join(out_dir, "audio", name + ".wav")
+            t = synthesize(text, path, voice)
+            if not all("char_start" in w for w in t["words"]):
+                continue  # Festival's tokens and voicecue's words disagree: no truth per word
+            items.append({"id": name, "set": "clean", "condition": "clean", "voice": voice, "audio": "audio/%s.wav" % name,
+                          "duration": t["duration"], "text": text, "words": t["words"]})
+    try:
+        import numpy as np
+    except ImportError:
+        np = None
+    if np is not None:
+        rng = np.random.default_rng(20261202)
+        for it in list(items):
+            with wave.open(os.path.join(out_dir, it["audio"])) as w:
+                sr, x = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float64)
+            frames = x[: len(x) // 160 * 160].reshape(-1, 160)
+            energy = (frames ** 2).mean(axis=1)
+            power = energy[energy > np.median(energy)].mean()
+            spec = np.fft.rfft(rng.standard_normal(len(x)))
+            spec /= np.sqrt(np.arange(1, len(spec) + 1))  # pink: power falls as 1/f
+            noise = np.fft.irfft(spec, len(x))
+            noise *= np.sqrt(power / (noise ** 2).mean() / 10.0)  # 10 dB SNR over the speech
+            y = np.clip(x + noise, -32768, 32767).astype("<i2")
+            rel = it["audio"].replace(".wav", "-noisy.wav")
+            with wave.open(os.path.join(out_dir, rel), "wb") as w:
+                w.setnchannels(1), w.setsampwidth(2), w.setframerate(sr)
+                w.writeframes(y.tobytes())
+            items.append(dict(it, id=it["id"] + "-noisy", set="noisy", condition="pink 10 dB", audio=rel))
+    with open(manifest + ".tmp", "w", encoding="utf-8") as f:
+        json.dump({"version": "festival_words", "items": items}, f, indent=1)
+    os.replace(manifest + ".tmp", manifest)
+    return manifest
 
 
 def main(argv):
     import argparse
+    if argv[:1] == ["--corpus"] and len(argv) == 2:
+        print(corpus(argv[1]))
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("out_dir")
     ap.add_argument("name")

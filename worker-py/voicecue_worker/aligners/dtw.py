@@ -116,10 +116,10 @@ class Featurizer:
         self._pending, self._pending_n = [], 0
         n = 0 if len(x) < self.win else 1 + (len(x) - self.win) // self.hop
         if n:
-            idx = np.arange(self.win)[None, :] + self.hop * np.arange(n)[:, None]
-            frames = x[idx] * self.window
-            power = np.abs(np.fft.rfft(frames, self.nfft, axis=1)) ** 2
-            self._blocks.append((power.astype(np.float32) @ self.mel.T).astype(np.float32))
+            frames = np.lib.stride_tricks.as_strided(x, (n, self.win), (x.strides[0] * self.hop, x.strides[0]), writeable=False)
+            spec = np.fft.rfft(frames * self.window, self.nfft, axis=1)
+            power = np.square(spec.real, dtype=np.float32) + np.square(spec.imag, dtype=np.float32)
+            self._blocks.append(power @ self.mel.T)
         self._tail = x[n * self.hop:]
 
     def finish(self) -> "np.ndarray":
@@ -448,24 +448,32 @@ def pool(F: "np.ndarray", k: int) -> "np.ndarray":
 
 
 # ------------------------------------------------------------------ audio
-def read_wav(path: str, feat_for_rate) -> Tuple["Featurizer", int]:
-    """Featurize a PCM WAV file block by block (mono: channels averaged)."""
+def open_wav(path: str) -> "wave.Wave_read":
+    """A PCM WAV file open for reading, or INVALID_PARAMS saying why not."""
     try:
         w = wave.open(path, "rb")
-    except (wave.Error, EOFError) as e:
+    except (wave.Error, EOFError, OSError) as e:
         raise RpcError(INVALID_PARAMS, "audio_path is not a PCM WAV file: %s" % e)
+    if w.getsampwidth() not in (1, 2, 3, 4) or w.getframerate() < 4000 or w.getnchannels() < 1:
+        w.close()
+        raise RpcError(INVALID_PARAMS, "audio_path: unsupported WAV (%d-byte samples at %d Hz)"
+                       % (w.getsampwidth(), w.getframerate()))
+    return w
+
+
+def read_wav(w: "wave.Wave_read", feat: "Featurizer", job: Optional[Job] = None) -> "np.ndarray":
+    """Featurize an open WAV block by block (mono: channels averaged); closes it."""
     with w:
-        sr, ch, width = w.getframerate(), w.getnchannels(), w.getsampwidth()
-        if width not in (1, 2, 3, 4) or sr < 4000:
-            raise RpcError(INVALID_PARAMS, "audio_path: unsupported WAV (%d-byte samples at %d Hz)" % (width, sr))
-        feat = feat_for_rate(sr)
-        block = int(BLOCK_S * sr)
+        width, ch = w.getsampwidth(), w.getnchannels()
+        block = int(BLOCK_S * w.getframerate())
         while True:
             data = w.readframes(block)
             if not data:
                 break
             feat.feed(_pcm_to_float(data, width, ch))
-    return feat, sr
+            if job is not None and job.should_stop():
+                break  # the caller's job.check() says why
+    return feat.finish()
 
 
 def _pcm_to_float(data: bytes, width: int, channels: int) -> "np.ndarray":
@@ -515,22 +523,20 @@ class DtwAligner(Aligner):
         t0 = time.perf_counter()
         voice = self.espeak.resolve_voice(language or "en-us")
         ref_sr = self.espeak.sample_rate
-        holder = {}
-
-        def for_rate(sr: int) -> Featurizer:
-            f_max = min(F_MAX, 0.45 * min(sr, ref_sr))
-            holder["f_max"] = f_max
-            return Featurizer(sr, f_max)
-
-        rec, rec_sr = read_wav(audio_path, for_rate)
-        rec_mel = rec.finish()
+        w = open_wav(audio_path)
+        rec_sr = w.getframerate()
+        f_max = min(F_MAX, 0.45 * min(rec_sr, ref_sr))  # a band both signals have
+        rec, ref = Featurizer(rec_sr, f_max), Featurizer(ref_sr, f_max)
+        # one after the other: espeak speaks in a forked child, and a fork beside a running
+        # thread can inherit a lock that thread held
+        rec_mel = read_wav(w, rec, job)
+        job.check()
+        _, words, _ = self.espeak.speak(text, spans, voice, 1.0, ref.feed_pcm, None, job.should_stop)
+        job.check()
+        ref_mel = ref.finish()
         duration = rec.samples / rec_sr
         if len(rec_mel) < 2:
             raise RpcError(NO_SPEECH, "the audio is too short to align (%d samples)" % rec.samples)
-        job.check()
-        ref = Featurizer(ref_sr, holder["f_max"])
-        samples, words, _ = self.espeak.speak(text, spans, voice, 1.0, ref.feed_pcm, None, job.should_stop)
-        ref_mel = ref.finish()
         if not words or len(ref_mel) < 2:
             raise RpcError(NO_SPEECH, "espeak spoke nothing for this text")
         t1 = time.perf_counter()
