@@ -2,7 +2,7 @@
 // (test/fixtures/speech-server.ts): the request it sends, offsets in every form, long audio cut
 // and shifted, words matched back onto our text, bounded retries, and where credentials come from.
 import t from 'tap';
-import Long from 'long';
+import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bcp47, GoogleAligner, type GoogleEndpoint, loadCredentials, offsetSeconds, parseWav, splitAtPauses } from '../../src/aligners/google.js';
@@ -11,6 +11,9 @@ import { loadConfig, type GoogleConfig } from '../../src/config.js';
 import type { StepContext } from '../../src/pipeline/context.js';
 import { at, FAKE_KEY, speechServer, type RecognizeRequest } from '../fixtures/speech-server.js';
 import { tempDir } from '../helpers.js';
+
+// The Long that the client's own protobufjs decodes int64 into (longRunningRecognize's seconds).
+const Long = (createRequire(import.meta.url)('google-gax') as { protobuf: { util: { Long: { fromNumber(n: number): object } } } }).protobuf.util.Long;
 
 /** A 16-bit mono WAV of `seconds`, silent except for a tone from each [start, end, amplitude]. */
 function wav(path: string, rate: number, seconds: number, tones: [number, number, number][] = []): void {

@@ -215,6 +215,11 @@ def test_a_language_without_a_model_is_refused(setup):
 
 
 def test_missing_punkt_tab_is_reported_not_downloaded(setup, tmp_path):
+    # an english folder without the rest of its files counts as missing, as no folder at all would
+    partial = tmp_path / "tokenizers" / "punkt_tab" / "english"
+    partial.mkdir(parents=True)
+    (partial / "abbrev_types.txt").write_text("dr\n")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
     worker = Worker({
         "VOICECUE_ALIGN_MODELS": json.dumps({"en": setup["en"]}), "NLTK_DATA": str(tmp_path),
         "VOICECUE_SPY_LOG": str(tmp_path / "spy.jsonl"), "VOICECUE_DEVICE": "cpu",
@@ -226,4 +231,4 @@ def test_missing_punkt_tab_is_reported_not_downloaded(setup, tmp_path):
         assert reply["error"]["code"] == "ENGINE_UNAVAILABLE" and "punkt_tab" in reply["error"]["message"]
     finally:
         worker.close()
-    assert not list(tmp_path.rglob("*punkt*"))  # nothing fetched
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing fetched

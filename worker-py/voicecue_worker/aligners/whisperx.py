@@ -67,8 +67,12 @@ def parse_models(raw: Optional[str]) -> Dict[str, str]:
     return {base_language(k): v for k, v in value.items()}
 
 
+PUNKT_FILES = ("abbrev_types.txt", "collocations.tab", "ortho_context.tab", "sent_starters.txt")
+
+
 def punkt_missing(languages: Sequence[str]) -> Dict[str, str]:
-    """language -> the punkt_tab model it needs that is not on disk (NLTK_DATA), for ``languages``."""
+    """language -> the punkt_tab model it needs that is not on disk (NLTK_DATA), for ``languages``.
+    A model folder counts only with the four files nltk's PunktTokenizer reads."""
     import nltk.data
     from whisperx.utils import PUNKT_LANGUAGES
 
@@ -78,13 +82,32 @@ def punkt_missing(languages: Sequence[str]) -> Dict[str, str]:
         name = PUNKT_LANGUAGES.get(lang, "english")
         if name not in found:
             try:
-                nltk.data.find("tokenizers/punkt_tab/%s/" % name)
-                found[name] = True
+                folder = nltk.data.find("tokenizers/punkt_tab/%s/" % name)
+                found[name] = all(_has(folder, f) for f in PUNKT_FILES)
             except LookupError:
                 found[name] = False
         if not found[name]:
             missing[lang] = name
     return missing
+
+
+def _has(folder, name: str) -> bool:
+    try:
+        folder.join(name)  # a folder on disk or inside a zip: raises when the file is not there
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def refuse_downloads() -> None:
+    """whisperx calls nltk.download when punkt_tab cannot be loaded: in the worker that is an
+    error, never a download at run time."""
+    import nltk
+
+    def no_download(*args, **kwargs):
+        raise LookupError("the voicecue worker never downloads NLTK data: put punkt_tab under NLTK_DATA")
+
+    nltk.download = no_download
 
 
 class ModelCache:
@@ -140,6 +163,7 @@ class WhisperxAligner(Aligner):
 
         self._wxa = wxa
         self._torch = torch
+        refuse_downloads()
         self.device = pick_device(torch)
         self.model_dir = os.environ.get(MODEL_DIR_ENV) or None
         defaults = {**wxa.DEFAULT_ALIGN_MODELS_TORCH, **wxa.DEFAULT_ALIGN_MODELS_HF}
