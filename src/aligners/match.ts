@@ -55,20 +55,22 @@ export function spokenTokens(word: string): string[] {
   return out.filter(Boolean);
 }
 
-/** 0 for the same token, less than 1 for near spellings ("colour"/"color"), 1 otherwise. */
-function substitution(a: string, b: string): number {
-  if (a === b) return 0;
-  return a.length >= 3 && b.length >= 3 && a.slice(0, 3) === b.slice(0, 3) ? 0.6 : 1;
-}
-
 /**
  * Pairs of (our token, their token) from an edit-distance alignment, computed inside a band around
- * the diagonal so a long text stays linear in memory.
+ * the diagonal so a long text stays linear in memory. Tokens are compared as interned numbers:
+ * the same token costs 0, a near spelling ("colour"/"color": same first three letters) 0.6.
  */
 function alignTokens(a: string[], b: string[]): [number, number][] {
   const n = a.length;
   const m = b.length;
   if (n === 0 || m === 0) return [];
+  const ids = new Map<string, number>();
+  const intern = (tok: string) => ids.get(tok) ?? (ids.set(tok, ids.size), ids.size - 1);
+  const prefix = (tok: string) => (tok.length >= 3 ? intern(`\u0000${tok.slice(0, 3)}`) : -1 - intern(tok));
+  const A = Int32Array.from(a, intern);
+  const B = Int32Array.from(b, intern);
+  const PA = Int32Array.from(a, prefix);
+  const PB = Int32Array.from(b, prefix);
   const band = Math.max(64, Math.abs(n - m) + 64, Math.ceil(Math.max(n, m) * 0.1));
   const width = 2 * band + 1;
   const lo = (i: number) => Math.max(0, Math.round((i * m) / n) - band);
@@ -95,7 +97,8 @@ function alignTokens(a: string[], b: string[]): [number, number][] {
       let how = 2;
       if (j > 0) {
         const d = j - 1 - pbase;
-        const diag = d >= 0 && d < width ? prev[d]! + substitution(a[i - 1]!, b[j - 1]!) : Infinity;
+        const cost = A[i - 1] === B[j - 1] ? 0 : PA[i - 1] === PB[j - 1] ? 0.6 : 1;
+        const diag = d >= 0 && d < width ? prev[d]! + cost : Infinity;
         if (diag <= best) {
           best = diag;
           how = 1;
