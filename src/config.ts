@@ -86,6 +86,8 @@ const schema = z.object({
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }),
   VOICECUE_ALIGN_CACHE: int(1, 64).default(2),
+  VOICECUE_ALIGN_MODEL_DIR: z.string().min(1).optional(),
+  VOICECUE_PUNKT_FALLBACK: z.enum(['minimal', 'none']).default('minimal'),
   VOICECUE_DEVICE: z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, 'must be auto, cpu, cuda or cuda:N').default('auto'),
   // google (gateway): credentials from one of three places, and bounds on each call.
   VOICECUE_GOOGLE_CREDENTIALS: z.string().optional(),
@@ -155,6 +157,10 @@ export interface Config {
   /** VOICECUE_ALIGN_MODELS as given (a JSON object of language -> model), passed to the GPU workers. */
   alignModels: string | undefined;
   alignCache: number;
+  /** whisperx's model_dir: where its default align models are cached. */
+  alignModelDir: string | undefined;
+  /** Without punkt_tab data for a language: build a minimal model (word times are the same) or refuse it. */
+  punktFallback: 'minimal' | 'none';
   device: string;
   google: GoogleConfig;
 }
@@ -249,6 +255,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateWindowMs: Math.round(c.VOICECUE_RATE_WINDOW_S * 1000),
     alignModels: c.VOICECUE_ALIGN_MODELS,
     alignCache: c.VOICECUE_ALIGN_CACHE,
+    alignModelDir: c.VOICECUE_ALIGN_MODEL_DIR ? resolve(c.VOICECUE_ALIGN_MODEL_DIR) : undefined,
+    punktFallback: c.VOICECUE_PUNKT_FALLBACK,
     device: c.VOICECUE_DEVICE,
     google: {
       credentials: googleSource(c),

@@ -123,6 +123,8 @@ export function createWorkers(config: Config, python: Pick<PythonSetup, 'python'
         PYTHONUNBUFFERED: '1',
         VOICECUE_ALIGN_MODELS: config.alignModels,
         VOICECUE_ALIGN_CACHE: String(config.alignCache),
+        VOICECUE_ALIGN_MODEL_DIR: config.alignModelDir,
+        VOICECUE_PUNKT_FALLBACK: config.punktFallback,
         VOICECUE_DEVICE: config.device,
         // The workers never talk to Google: the cloud credentials stay with the gateway.
         GOOGLE_CREDENTIALS_JSON: undefined,

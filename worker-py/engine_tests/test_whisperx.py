@@ -222,7 +222,7 @@ def test_missing_punkt_tab_is_reported_not_downloaded(setup, tmp_path):
     before = sorted(p.name for p in tmp_path.rglob("*"))
     worker = Worker({
         "VOICECUE_ALIGN_MODELS": json.dumps({"en": setup["en"]}), "NLTK_DATA": str(tmp_path),
-        "VOICECUE_SPY_LOG": str(tmp_path / "spy.jsonl"), "VOICECUE_DEVICE": "cpu",
+        "VOICECUE_SPY_LOG": str(tmp_path / "spy.jsonl"), "VOICECUE_DEVICE": "cpu", "VOICECUE_PUNKT_FALLBACK": "none",
     })
     try:
         info = worker.ready["aligners"]["whisperx"]
@@ -232,3 +232,28 @@ def test_missing_punkt_tab_is_reported_not_downloaded(setup, tmp_path):
     finally:
         worker.close()
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing fetched
+
+
+def test_without_punkt_data_a_minimal_model_is_built_and_the_word_times_are_the_same(setup, tmp_path):
+    """punkt only groups whisperx's output into sentences: with an untrained model (which splits
+    "Dr. Smith" after "Dr.", where the test's model knows the abbreviation) every time is the same."""
+    text = "Dr. Smith paid $4.50 in 2025. Thanks, everyone!"
+    audio = setup["root"] / "data" / "smith.wav"
+    duration = espeak(audio, text)
+    params = {"aligner": "whisperx", "text": text, "audio_path": str(audio), "language": "en"}
+    with_trained = setup["worker"].call("align", params)["result"]["words"]
+    worker = Worker({
+        "VOICECUE_ALIGN_MODELS": json.dumps({"en": setup["en"]}), "NLTK_DATA": str(tmp_path / "none"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"), "VOICECUE_SPY_LOG": str(tmp_path / "spy.jsonl"), "VOICECUE_DEVICE": "cpu",
+    })
+    try:
+        info = worker.ready["aligners"]["whisperx"]
+        assert info["available"] is True and info["punkt_tab_minimal"]["en"] == "english", info
+        assert info["punkt_tab_missing"] == {}
+        minimal = worker.call("align", params)["result"]["words"]
+    finally:
+        worker.close()
+    check_words(minimal, text, duration)
+    assert minimal == with_trained
+    assert sorted(p.name for p in (tmp_path / "cache" / "voicecue" / "punkt-minimal-1" / "tokenizers" / "punkt_tab" / "english").iterdir()) == [
+        "abbrev_types.txt", "collocations.tab", "ortho_context.tab", "sent_starters.txt"]

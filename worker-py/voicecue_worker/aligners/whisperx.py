@@ -12,8 +12,14 @@ between spaces ("world," "$4.50,"). Its words are mapped back onto OUR word span
 leaves untimed (a failed segment, characters the model cannot time) is interpolated from its
 neighbours, marked ``source: "interpolated"``. Its score becomes the confidence.
 
-punkt_tab must be on disk (NLTK_DATA): whisperx would download it when missing, so a language
-whose punkt data is missing is refused before whisperx is called, and reported in ``info()``.
+NLTK punkt_tab must be on disk: whisperx loads ``tokenizers/punkt_tab/<language>/`` (the four
+files nltk's PunktTokenizer reads) for every segment and downloads it when missing. It only groups
+whisperx's output into sentences: the word times come from the CTC trellis over the whole segment,
+and we place words by character position, so the trained parameters change no time we return.
+The real models are used where NLTK_DATA has them; for the others the worker builds minimal ones
+(no abbreviations, splits at every sentence end) in a cache folder, unless
+VOICECUE_PUNKT_FALLBACK=none, which refuses those languages instead. ``info()`` says which.
+Nothing is ever downloaded: nltk.download is refused in this process.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ MODELS_ENV = "VOICECUE_ALIGN_MODELS"
 CACHE_ENV = "VOICECUE_ALIGN_CACHE"
 MODEL_DIR_ENV = "VOICECUE_ALIGN_MODEL_DIR"
 DEVICE_ENV = "VOICECUE_DEVICE"
+PUNKT_FALLBACK_ENV = "VOICECUE_PUNKT_FALLBACK"
 DEFAULT_CACHE = 2
 # Gaps narrower than this per word are widened into the neighbours before interpolating.
 MIN_WORD_S = 0.02
@@ -89,6 +96,35 @@ def punkt_missing(languages: Sequence[str]) -> Dict[str, str]:
         if not found[name]:
             missing[lang] = name
     return missing
+
+
+def build_minimal_punkt(names: Sequence[str]) -> str:
+    """A folder for nltk.data.path with an empty (untrained) punkt_tab model per language name, made
+    once in the user's cache (temp name, then rename), else in a temp folder."""
+    import tempfile
+
+    base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+                        "voicecue", "punkt-minimal-1")
+    try:
+        os.makedirs(base, exist_ok=True)
+        root = base
+    except OSError:  # no writable home (a read-only container)
+        root = tempfile.mkdtemp(prefix="voicecue-punkt-")
+    for name in names:
+        folder = os.path.join(root, "tokenizers", "punkt_tab", name)
+        if all(os.path.isfile(os.path.join(folder, f)) for f in PUNKT_FILES):
+            continue
+        os.makedirs(os.path.dirname(folder), exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=".%s-" % name, dir=os.path.dirname(folder))
+        for f in PUNKT_FILES:
+            open(os.path.join(staging, f), "w").close()
+        try:
+            os.rename(staging, folder)
+        except OSError:  # another worker made it first
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+    return root
 
 
 def _has(folder, name: str) -> bool:
@@ -171,6 +207,15 @@ class WhisperxAligner(Aligner):
         self.sources = {lang: "override" if lang in self.overrides else "default" for lang in self.models}
         self.cache = ModelCache(self.cache_size, self._load_model)
         self.punkt = punkt_missing(sorted(self.models))
+        self.punkt_minimal: Dict[str, str] = {}
+        fallback = (os.environ.get(PUNKT_FALLBACK_ENV) or "minimal").strip().lower()
+        if self.punkt and fallback == "minimal":
+            import nltk.data
+
+            nltk.data.path.append(build_minimal_punkt(sorted(set(self.punkt.values()))))  # after NLTK_DATA's
+            self.punkt_minimal, self.punkt = self.punkt, punkt_missing(sorted(self.punkt))
+            log.info("whisperx: no punkt_tab data for %s under NLTK_DATA; using minimal models (word times are unaffected)",
+                     ", ".join(sorted(set(self.punkt_minimal.values()))))
         if len(self.punkt) == len(self.models):
             self.reason = ("NLTK punkt_tab data is missing (whisperx splits sentences with it and would download it): "
                            "put tokenizers/punkt_tab/<language>/ under a folder named by NLTK_DATA")
@@ -190,6 +235,8 @@ class WhisperxAligner(Aligner):
             "models": {lang: {"model": m, "source": self.sources[lang]} for lang, m in sorted(self.models.items())},
             # Any language not in "languages" has no align model; these have one but no punkt_tab data.
             "punkt_tab_missing": dict(sorted(self.punkt.items())),
+            # These split sentences with a minimal, untrained punkt model (VOICECUE_PUNKT_FALLBACK).
+            "punkt_tab_minimal": dict(sorted(self.punkt_minimal.items())),
             "cache": {"size": self.cache_size, "loaded": self.cache.loaded(), "loads": dict(self.cache.loads)},
         }
 
