@@ -194,8 +194,12 @@ class WhisperxAligner(Aligner):
         except ValueError as e:
             self.reason = str(e) or "%s must be a positive integer" % CACHE_ENV
             return
-        import torch
-        import whisperx.alignment as wxa  # heavy (torch, transformers, pandas): once, at start
+        try:
+            import torch
+            import whisperx.alignment as wxa  # heavy (torch, transformers, pandas): once, at start
+        except ImportError as e:  # found but broken (a missing dependency, a wrong torch build)
+            self.reason = "whisperx could not be imported: %s" % e
+            return
 
         self._wxa = wxa
         self._torch = torch
