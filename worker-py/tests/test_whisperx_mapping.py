@@ -1,6 +1,6 @@
 """How whisperx's words are mapped back onto our words (no whisperx needed: its output shapes, as
 whisperx 3.8.6 returns them, are written out here)."""
-from voicecue_worker.aligners.whisperx import (base_language, parse_models, place_words, plan_segments,
+from voicecue_worker.aligners.whisperx import (base_language, check_lengths, parse_models, place_words, plan_segments,
                                                whitespace_to_spaces, words_from_tokens)
 from voicecue_worker.text import tokenize
 
@@ -102,3 +102,9 @@ def test_languages_and_model_overrides():
     for bad in ("[1]", '{"en": 3}', "{nope"):
         with pytest.raises(ValueError, match="VOICECUE_ALIGN_MODELS"):
             parse_models(bad)
+
+
+def test_a_segment_too_long_for_one_pass_is_refused():
+    check_lengths([(0, 10, 0.0, 90.0)])
+    with pytest.raises(Exception, match="at most 90 s in one segment"):
+        check_lengths([(0, 10, 0.0, 30.0), (10, 20, 30.0, 130.0)])

@@ -48,6 +48,10 @@ MODEL_DIR_ENV = "VOICECUE_ALIGN_MODEL_DIR"
 DEVICE_ENV = "VOICECUE_DEVICE"
 PUNKT_FALLBACK_ENV = "VOICECUE_PUNKT_FALLBACK"
 DEFAULT_CACHE = 2
+# whisperx runs wav2vec2 over each segment in one pass, with attention over all its frames (50 a
+# second): memory grows with the square of its length. A longer segment is refused (the chain then
+# tries the next aligner) rather than let it exhaust the GPU; F5's chunks stay far below it.
+MAX_SEGMENT_S = 90.0
 # Gaps narrower than this per word are widened into the neighbours before interpolating.
 MIN_WORD_S = 0.02
 
@@ -278,6 +282,7 @@ class WhisperxAligner(Aligner):
         if duration <= 0:
             raise RpcError(INVALID_PARAMS, "audio_path holds no audio")
         pieces = plan_segments(text, segments, duration)
+        check_lengths(pieces)
         try:
             (model, metadata), _ = self.cache.get(lang)
         except Exception as e:
@@ -361,6 +366,13 @@ def plan_segments(text: str, segments: Optional[List[dict]], duration: float) ->
     if not out:
         raise RpcError(INVALID_PARAMS, "no segment lies inside the audio (%.3f s)" % duration)
     return out
+
+
+def check_lengths(pieces: List[Tuple[int, int, float, float]]) -> None:
+    for cs, ce, start, end in pieces:
+        if end - start > MAX_SEGMENT_S:
+            raise RpcError(ENGINE_FAILED, "whisperx aligns at most %g s in one segment; this one is %.1f s (characters %d-%d): "
+                           "send the engine's chunks as segments" % (MAX_SEGMENT_S, end - start, cs, ce))
 
 
 _TOKEN = re.compile(r"[^ ]+")
