@@ -114,3 +114,20 @@ t.test('VOICECUE_API_KEYS_FILE: SHA-256 digests, one a line; a bad file stops th
     t.throws(() => loadConfig({ VOICECUE_API_KEYS_FILE: locked }), { message: /cannot be read \(EACCES\)/ });
   }
 });
+
+t.test('whisperx and google settings: checked at start, passed on as given', async (t) => {
+  const c = loadConfig({ VOICECUE_ALIGN_MODELS: '{"en": "/models/en", "pt-BR": "org/wav2vec2-pt"}', VOICECUE_ALIGN_CACHE: '3', VOICECUE_DEVICE: 'cuda:1' });
+  t.equal(c.alignModels, '{"en": "/models/en", "pt-BR": "org/wav2vec2-pt"}');
+  t.same([c.alignCache, c.device, c.punktFallback], [3, 'cuda:1', 'minimal']);
+  t.same([c.google.credentials, c.google.timeoutMs, c.google.retries, c.google.concurrency], [null, 30_000, 2, 4]);
+  for (const [name, value, why] of [
+    ['VOICECUE_ALIGN_MODELS', '{"en": 3}', /model for en must be a non-empty string/],
+    ['VOICECUE_ALIGN_MODELS', '["en"]', /JSON object of language/],
+    ['VOICECUE_ALIGN_MODELS', '{"english!": "/m"}', /not a language code/],
+    ['VOICECUE_ALIGN_CACHE', '0', /VOICECUE_ALIGN_CACHE/],
+    ['VOICECUE_DEVICE', 'tpu', /must be auto, cpu, cuda or cuda:N/],
+    ['VOICECUE_PUNKT_FALLBACK', 'download', /VOICECUE_PUNKT_FALLBACK/],
+  ] as const) {
+    t.throws(() => loadConfig({ [name]: value }), why, `${name}=${value}`);
+  }
+});
