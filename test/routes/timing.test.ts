@@ -74,7 +74,7 @@ t.test('timing_method: one step only when named; a bad one is a 400', async (t) 
   t.match(native.timing, { method: 'auto', aligner: 'native', source: 'fake' });
   const bad = await tts(server, { text: TEXT, timing_method: 'sphinx4' });
   t.equal(bad.statusCode, 400);
-  t.match(bad.json(), { code: 'VALIDATION_ERROR', message: /timing_method.*auto, native, whisperx, google/ });
+  t.match(bad.json(), { code: 'VALIDATION_ERROR', message: /timing_method.*auto, native, whisperx, dtw, google/ });
 });
 
 t.test('whisperx fails, google times the words; its credentials never reach the log or the workers', async (t) => {
