@@ -44,7 +44,7 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
         }
       : {};
     const disk = diskReport(diskStatus, verbose);
-    const summary = { engines: brief(capabilities.engines, verbose), aligners: brief(capabilities.aligners, verbose), ...details, ...disk };
+    const summary = { engines: brief(capabilities.engines, verbose), aligners: brief({ ...capabilities.aligners, google: { lane: 'gateway', batch: 1, ...app.google.info() } }, verbose), ...details, ...disk };
     const notReady = (status: string, reason: string) => (reply.code(503), { status, reason, ...summary });
 
     if (readiness.stopping) return notReady('stopping', 'the service is shutting down');

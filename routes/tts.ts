@@ -18,10 +18,10 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
     assertWellFormed(body.text);
     const { config, workers, store } = app;
     const timings: Record<string, number> = {};
-    const { text, engine = config.defaultEngine, voice, language, speed, return_word_timings, ...subtitles } = body;
+    const { text, engine = config.defaultEngine, voice, language, speed, return_word_timings, timing_method, ...subtitles } = body;
     const result = await speak(
-      { config, workers, store, log: request.log, signal: clientGone(reply), timings },
-      { engine, text, voice: voice ?? (language ? null : config.defaultVoice), language: language ?? null, speed, subtitles },
+      { config, workers, store, log: request.log, signal: clientGone(reply), timings, google: app.google },
+      { engine, text, voice: voice ?? (language ? null : config.defaultVoice), language: language ?? null, speed, subtitles, timingMethod: timing_method },
     );
     request.log.info({ id: result.id, engine: result.engine, words: result.words.length, aligner: result.timing.aligner, timings_ms: timings }, 'synthesized');
     if (wantsAudio) {
@@ -31,6 +31,7 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
         .header('content-length', result.audio.bytes)
         .header('x-voicecue-id', result.id)
         .header('x-voicecue-duration', String(result.duration))
+        .header('x-voicecue-timing', result.timing.aligner ?? 'unavailable')
         .header('content-disposition', `inline; filename="${result.id}.wav"`)
         .header('location', downloadPath(result.id))
         .send(createReadStream(join(store.artifactsDir, result.id, result.audio.file)));

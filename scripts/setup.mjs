@@ -19,8 +19,7 @@ const haveFont = run('fc-list', []).trim() !== '';
 const missing = [...(haveEspeak ? [] : ['espeak-ng']), ...(has('ffmpeg') ? [] : ['ffmpeg']), ...(haveFont ? [] : ['fonts-dejavu-core'])];
 if (missing.length) aptInstall(missing);
 
-// 2. Python 3.11+ for the worker. The service runs the worker with this python; it needs nothing
-//    beyond the standard library.
+// 2. Python 3.11+ for the worker, the base of .venv (step 4).
 const python = process.env.VOICECUE_PYTHON || 'python3';
 const [version = '', basePython = ''] = run(python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2]); print(sys._base_executable)']).trim().split('\n');
 const [major, minor] = version.split('.').map(Number);
@@ -39,18 +38,21 @@ if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== hash) {
   writeFileSync(stamp, hash);
 }
 
-// 4. The tests' Python packages (pytest, numpy; worker-py/requirements-dev.txt) in a virtualenv,
-//    .venv: Debian's python3 is externally managed, so pip installs only into a venv. Reinstalled
-//    only when that file (or the python's version) changed since the last install. Made over the
-//    base interpreter of the python above (itself, unless that is a venv, .venv's own included).
+// 4. The worker's Python packages (numpy, worker-py/requirements.txt) and the tests' (pytest;
+//    requirements-dev.txt, which includes the other) in a virtualenv, .venv, the service's default
+//    worker interpreter: Debian's python3 is externally managed, so pip installs only into a venv.
+//    Reinstalled only when those files (or the python's version) changed since the last install.
+//    Made over the base interpreter of the python above (itself, unless that is a venv, .venv's
+//    own included).
 const venv = join(root, '.venv');
 const venvPython = join(venv, 'bin', 'python');
 const requirements = join(root, 'worker-py', 'requirements-dev.txt');
 const venvStamp = join(venv, '.voicecue-setup');
-const venvHash = createHash('sha256').update(readFileSync(requirements)).update(`\0python ${version}`).digest('hex');
+const venvHash = createHash('sha256').update(readFileSync(requirements)).update(readFileSync(join(root, 'worker-py', 'requirements.txt')))
+  .update(`\0python ${version}`).digest('hex');
 if (!existsSync(venvPython) || !existsSync(venvStamp) || readFileSync(venvStamp, 'utf8') !== venvHash) {
   if (spawnSync(venvPython, ['-m', 'pip', '--version'], { stdio: 'ignore' }).status !== 0) makeVenv(basePython || python);
-  say('installing the tests\' Python packages into .venv (worker-py/requirements-dev.txt)');
+  say('installing the worker\'s and the tests\' Python packages into .venv (worker-py/requirements*.txt)');
   execFileSync(venvPython, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-q', '-r', requirements], { cwd: root, stdio: 'inherit' });
   writeFileSync(venvStamp, venvHash);
 }

@@ -13,6 +13,8 @@ import auth, { withRedaction } from './services/auth.js';
 import readiness from './services/readiness.js';
 import store from './services/store.js';
 import workers, { type WorkerOverrides } from './services/workers.js';
+import google from './services/google.js';
+import type { GoogleEndpoint } from './aligners/google.js';
 import healthRoutes from '../routes/health.js';
 import ttsRoutes from '../routes/tts.js';
 import downloadRoutes from '../routes/download.js';
@@ -26,6 +28,8 @@ export interface AppOptions {
   workers?: WorkerOverrides;
   /** false: no warmup run (tests set app.readiness themselves). */
   warmup?: boolean;
+  /** Tests point the google aligner at a local Speech server. */
+  google?: GoogleEndpoint;
 }
 
 declare module 'fastify' {
@@ -88,6 +92,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   await app.register(store, { config });
   await app.register(workers, { config, workers: opts.workers });
+  await app.register(google, { config, endpoint: opts.google });
   await app.register(readiness, { config, warmup: opts.warmup });
   await app.register(auth, { config });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,15 @@ function readCpuMax(): string | undefined {
   }
 }
 
+/**
+ * The worker's interpreter: the project's .venv, which scripts/setup.mjs fills with the worker's
+ * packages (numpy, for the dtw aligner), when it exists; else python3.
+ */
+function defaultPython(): string {
+  const venv = resolve(ROOT_DIR, '.venv', 'bin', 'python');
+  return existsSync(venv) ? venv : 'python3';
+}
+
 /** Node timers overflow past 2^31-1 ms (about 24.8 days) and then fire at once. */
 const seconds = (min = 0.001) => z.coerce.number().min(min).max(2_000_000);
 
@@ -44,7 +53,7 @@ const schema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(0, 65535).default(8080),
   VOICECUE_DATA_DIR: z.string().min(1).default(resolve(ROOT_DIR, 'data')),
-  VOICECUE_PYTHON: z.string().min(1).default('python3'),
+  VOICECUE_PYTHON: z.string().min(1).default(defaultPython()),
   VOICECUE_WORKER_DIR: z.string().min(1).default(resolve(ROOT_DIR, 'worker-py')),
   VOICECUE_DEFAULT_ENGINE: z.enum(['espeak', 'f5']).default('espeak'),
   VOICECUE_DEFAULT_VOICE: z.string().regex(VOICE_NAME).default('en-us'),
@@ -80,6 +89,23 @@ const schema = z.object({
   VOICECUE_API_KEYS_FILE: z.string().min(1).optional(),
   VOICECUE_RATE_LIMIT: int(0, 1_000_000_000).default(600),
   VOICECUE_RATE_WINDOW_S: seconds(1).default(60),
+  // whisperx (GPU lane): align model per language, how many languages stay loaded, the torch device.
+  VOICECUE_ALIGN_MODELS: z.string().optional().superRefine((value, ctx) => {
+    const problem = alignModelsProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  VOICECUE_ALIGN_CACHE: int(1, 64).default(2),
+  VOICECUE_ALIGN_MODEL_DIR: z.string().min(1).optional(),
+  VOICECUE_PUNKT_FALLBACK: z.enum(['minimal', 'none']).default('minimal'),
+  VOICECUE_DEVICE: z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, 'must be auto, cpu, cuda or cuda:N').default('auto'),
+  // google (gateway): credentials from one of three places, and bounds on each call.
+  VOICECUE_GOOGLE_CREDENTIALS: z.string().optional(),
+  GOOGLE_CREDENTIALS_JSON: z.string().optional(),
+  VOICECUE_GOOGLE_CREDENTIALS_FILE: z.string().min(1).optional(),
+  GOOGLE_APPLICATION_CREDENTIALS: z.string().min(1).optional(),
+  VOICECUE_GOOGLE_TIMEOUT_S: seconds(1).default(30),
+  VOICECUE_GOOGLE_RETRIES: int(0, 10).default(2),
+  VOICECUE_GOOGLE_CONCURRENCY: int(1, 32).default(4),
 }).refine((c) => c.VOICECUE_RESTART_BACKOFF_MAX_MS >= c.VOICECUE_RESTART_BACKOFF_MS, {
   path: ['VOICECUE_RESTART_BACKOFF_MAX_MS'],
   message: 'must be at least VOICECUE_RESTART_BACKOFF_MS',
@@ -137,6 +163,49 @@ export interface Config {
   /** Requests per window and client (its key, else its IP); 0 turns the limit off. */
   rateLimit: number;
   rateWindowMs: number;
+  /** VOICECUE_ALIGN_MODELS as given (a JSON object of language -> model), passed to the GPU workers. */
+  alignModels: string | undefined;
+  alignCache: number;
+  /** whisperx's model_dir: where its default align models are cached. */
+  alignModelDir: string | undefined;
+  /** Without punkt_tab data for a language: build a minimal model (word times are the same) or refuse it. */
+  punktFallback: 'minimal' | 'none';
+  device: string;
+  google: GoogleConfig;
+}
+
+/** A secret kept out of logs and JSON: `reveal()` is the only way to read it. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toJSON(): string {
+    return '(hidden)';
+  }
+  toString(): string {
+    return '(hidden)';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'Secret(hidden)';
+  }
+}
+
+/** Where the google aligner's credentials come from, first found wins; null: none set (google is off). */
+export type GoogleCredentialSource =
+  | { from: 'VOICECUE_GOOGLE_CREDENTIALS' | 'GOOGLE_CREDENTIALS_JSON'; json: Secret }
+  | { from: 'VOICECUE_GOOGLE_CREDENTIALS_FILE' | 'GOOGLE_APPLICATION_CREDENTIALS'; file: string };
+
+export interface GoogleConfig {
+  credentials: GoogleCredentialSource | null;
+  /** One recognize call's deadline, and how many times a call that failed for a passing reason is tried again. */
+  timeoutMs: number;
+  retries: number;
+  /** Pieces of one long audio recognised at once. */
+  concurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -193,11 +262,50 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeyDigests: [...new Set([...splitKeys(c.VOICECUE_API_KEYS).map(sha256Hex), ...readKeyDigests(c.VOICECUE_API_KEYS_FILE)])],
     rateLimit: c.VOICECUE_RATE_LIMIT,
     rateWindowMs: Math.round(c.VOICECUE_RATE_WINDOW_S * 1000),
+    alignModels: c.VOICECUE_ALIGN_MODELS,
+    alignCache: c.VOICECUE_ALIGN_CACHE,
+    alignModelDir: c.VOICECUE_ALIGN_MODEL_DIR ? resolve(c.VOICECUE_ALIGN_MODEL_DIR) : undefined,
+    punktFallback: c.VOICECUE_PUNKT_FALLBACK,
+    device: c.VOICECUE_DEVICE,
+    google: {
+      credentials: googleSource(c),
+      timeoutMs: Math.round(c.VOICECUE_GOOGLE_TIMEOUT_S * 1000),
+      retries: c.VOICECUE_GOOGLE_RETRIES,
+      concurrency: c.VOICECUE_GOOGLE_CONCURRENCY,
+    },
   };
 }
 
 /** Variables whose values a ConfigError never repeats. */
-const SECRET_VARIABLES = new Set(['VOICECUE_API_KEYS']);
+const SECRET_VARIABLES = new Set(['VOICECUE_API_KEYS', 'VOICECUE_GOOGLE_CREDENTIALS', 'GOOGLE_CREDENTIALS_JSON']);
+
+function googleSource(c: {
+  VOICECUE_GOOGLE_CREDENTIALS?: string | undefined; GOOGLE_CREDENTIALS_JSON?: string | undefined;
+  VOICECUE_GOOGLE_CREDENTIALS_FILE?: string | undefined; GOOGLE_APPLICATION_CREDENTIALS?: string | undefined;
+}): GoogleCredentialSource | null {
+  if (c.VOICECUE_GOOGLE_CREDENTIALS) return { from: 'VOICECUE_GOOGLE_CREDENTIALS', json: new Secret(c.VOICECUE_GOOGLE_CREDENTIALS) };
+  if (c.GOOGLE_CREDENTIALS_JSON) return { from: 'GOOGLE_CREDENTIALS_JSON', json: new Secret(c.GOOGLE_CREDENTIALS_JSON) };
+  if (c.VOICECUE_GOOGLE_CREDENTIALS_FILE) return { from: 'VOICECUE_GOOGLE_CREDENTIALS_FILE', file: resolve(c.VOICECUE_GOOGLE_CREDENTIALS_FILE) };
+  if (c.GOOGLE_APPLICATION_CREDENTIALS) return { from: 'GOOGLE_APPLICATION_CREDENTIALS', file: resolve(c.GOOGLE_APPLICATION_CREDENTIALS) };
+  return null;
+}
+
+/** What is wrong with VOICECUE_ALIGN_MODELS: a JSON object of language code -> model name or folder. */
+function alignModelsProblem(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return 'must be a JSON object such as {"en": "/models/wav2vec2-en"}';
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'must be a JSON object of language -> model';
+  for (const [lang, model] of Object.entries(parsed)) {
+    if (!/^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$/.test(lang)) return `${JSON.stringify(lang)} is not a language code`;
+    if (typeof model !== 'string' || !model) return `the model for ${lang} must be a non-empty string`;
+  }
+  return undefined;
+}
 
 /** A key must fit in `Authorization: Bearer <key>` (RFC 6750's b64token) and be long enough not to be guessed. */
 const API_KEY = /^[A-Za-z0-9._~+/-]+=*$/;

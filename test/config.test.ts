@@ -1,6 +1,7 @@
 import t from 'tap';
 import { availableParallelism } from 'node:os';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultCpuWorkers, loadConfig, readKeyDigests, ROOT_DIR } from '../src/config.js';
@@ -8,7 +9,9 @@ import { tempDir } from './helpers.js';
 
 t.test('defaults', async (t) => {
   const c = loadConfig({});
-  t.match(c, { host: '0.0.0.0', port: 8080, python: 'python3', defaultEngine: 'espeak', defaultVoice: 'en-us', installMode: 'never' });
+  const venv = join(ROOT_DIR, '.venv', 'bin', 'python');
+  t.equal(c.python, existsSync(venv) ? venv : 'python3', 'the project venv (setup gives it numpy for dtw), else python3');
+  t.match(c, { host: '0.0.0.0', port: 8080, defaultEngine: 'espeak', defaultVoice: 'en-us', installMode: 'never' });
   t.equal(c.dataDir, `${ROOT_DIR}/data`);
   t.equal(c.workerDir, `${ROOT_DIR}/worker-py`);
   t.equal(c.requestTimeoutMs, 120_000);
@@ -109,5 +112,22 @@ t.test('VOICECUE_API_KEYS_FILE: SHA-256 digests, one a line; a bad file stops th
     const locked = await file('locked', `${sha('a')}\n`);
     await chmod(locked, 0o000);
     t.throws(() => loadConfig({ VOICECUE_API_KEYS_FILE: locked }), { message: /cannot be read \(EACCES\)/ });
+  }
+});
+
+t.test('whisperx and google settings: checked at start, passed on as given', async (t) => {
+  const c = loadConfig({ VOICECUE_ALIGN_MODELS: '{"en": "/models/en", "pt-BR": "org/wav2vec2-pt"}', VOICECUE_ALIGN_CACHE: '3', VOICECUE_DEVICE: 'cuda:1' });
+  t.equal(c.alignModels, '{"en": "/models/en", "pt-BR": "org/wav2vec2-pt"}');
+  t.same([c.alignCache, c.device, c.punktFallback], [3, 'cuda:1', 'minimal']);
+  t.same([c.google.credentials, c.google.timeoutMs, c.google.retries, c.google.concurrency], [null, 30_000, 2, 4]);
+  for (const [name, value, why] of [
+    ['VOICECUE_ALIGN_MODELS', '{"en": 3}', /model for en must be a non-empty string/],
+    ['VOICECUE_ALIGN_MODELS', '["en"]', /JSON object of language/],
+    ['VOICECUE_ALIGN_MODELS', '{"english!": "/m"}', /not a language code/],
+    ['VOICECUE_ALIGN_CACHE', '0', /VOICECUE_ALIGN_CACHE/],
+    ['VOICECUE_DEVICE', 'tpu', /must be auto, cpu, cuda or cuda:N/],
+    ['VOICECUE_PUNKT_FALLBACK', 'download', /VOICECUE_PUNKT_FALLBACK/],
+  ] as const) {
+    t.throws(() => loadConfig({ [name]: value }), why, `${name}=${value}`);
   }
 });

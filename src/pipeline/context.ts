@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.js';
 import type { Workers } from '../services/workers.js';
 import type { ArtifactStore } from '../store/artifacts.js';
+import type { GatewayAligner } from './words.js';
 
 /** What every step of a request's pipeline gets: the services, the request's abort signal, its deadlines. */
 export interface StepContext {
@@ -13,6 +14,8 @@ export interface StepContext {
   signal: AbortSignal;
   /** Milliseconds spent per step, for the answer's timings_ms. */
   timings: Record<string, number>;
+  /** The gateway's own aligner (google), where the app has one. */
+  google?: GatewayAligner | undefined;
 }
 
 /** Runs one step and records how long it took under `name`. */

@@ -12,7 +12,7 @@ import { timed, type StepContext } from './context.js';
 import { encode } from './encode.js';
 import { staged } from './stage.js';
 import { writeSubtitles } from './subtitles.js';
-import { timeWords, type Timing } from './words.js';
+import { timeWords, type Timing, type TimingMethod } from './words.js';
 
 export { AUDIO_FILE } from './audio.js';
 export type { StepContext } from './context.js';
@@ -20,6 +20,7 @@ export type { Timing } from './words.js';
 
 export interface SpeechRequest extends AudioRequest {
   subtitles: SubtitleOptionsInput;
+  timingMethod?: TimingMethod;
 }
 
 export interface SpeechResult {
@@ -31,12 +32,14 @@ export interface SpeechResult {
   duration: number;
   words: Word[];
   timing: Timing;
-  /** The subtitle formats written next to the audio. */
+  /** The subtitle formats written next to the audio; none when no aligner could time the words. */
   formats: Format[];
-  /** The display rules applied to the cues, and the shares of cues they could not be met for. */
-  subtitles: TimingReport;
+  /** The display rules applied to the cues, and the shares of cues they could not be met for; null without words. */
+  subtitles: TimingReport | null;
   audio: { file: string; contentType: string; bytes: number };
 }
+
+const LANGUAGE_LIKE = /^[a-z]{2,3}(?:[-_][a-z0-9]{1,8})*$/i;
 
 /** Text to speech, published whole under a new id. */
 export async function speak(ctx: StepContext, req: SpeechRequest): Promise<SpeechResult> {
@@ -44,12 +47,16 @@ export async function speak(ctx: StepContext, req: SpeechRequest): Promise<Speec
   const { id, value } = await staged(ctx.store, async (_id, dir) => {
     const audio = await produceAudio(ctx, dir, req);
     for (const [name, ms] of Object.entries(audio.timings_ms)) ctx.timings[`worker_${name}`] = ms;
+    const language = req.language ?? audio.voice.split('+')[0]!;
     const { words, timing } = await timeWords(ctx, {
-      audioPath: join(dir, AUDIO_FILE), text: req.text, language: req.language, engine: req.engine, engineWords: audio.words,
+      // A voice named like a language (en-us, en-us+f3) tells the aligners the language; a cloned voice's name does not.
+      audioPath: join(dir, AUDIO_FILE), text: req.text, language: req.language ?? (LANGUAGE_LIKE.test(language) ? language : null), engine: req.engine, engineWords: audio.words,
+      chunks: audio.chunks, method: req.timingMethod ?? 'auto',
     });
-    const { formats, report } = await timed(ctx, 'subtitles', () => writeSubtitles(dir, words, req.subtitles, {
-      duration: audio.duration, text: req.text, language: req.language ?? audio.voice.split('+')[0]!,
-    }));
+    // Without timed words the audio is still delivered, with no subtitle files: never invented times.
+    const { formats, report } = words.length === 0
+      ? { formats: [] as Format[], report: null }
+      : await timed(ctx, 'subtitles', () => writeSubtitles(dir, words, req.subtitles, { duration: audio.duration, text: req.text, language }));
     const encoded = await timed(ctx, 'encode', () => encode(dir, 'wav'));
     return { audio, words, timing, formats, report, encoded };
   });

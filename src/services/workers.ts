@@ -9,7 +9,7 @@ export type LaneName = 'cpu' | 'gpu';
 
 /** Where each engine and aligner runs; the worker of that lane reports whether it can. */
 export const ENGINE_LANES = { espeak: 'cpu', f5: 'gpu' } as const satisfies Record<string, LaneName>;
-export const ALIGNER_LANES = { native: 'cpu', whisperx: 'gpu' } as const satisfies Record<string, LaneName>;
+export const ALIGNER_LANES = { native: 'cpu', whisperx: 'gpu', dtw: 'cpu' } as const satisfies Record<string, LaneName>;
 export type EngineName = keyof typeof ENGINE_LANES;
 export type AlignerName = keyof typeof ALIGNER_LANES;
 
@@ -121,9 +121,16 @@ export function createWorkers(config: Config, python: Pick<PythonSetup, 'python'
         VOICECUE_DATA_DIR: config.dataDir,
         VOICECUE_MAX_TEXT_CHARS: String(config.maxTextChars),
         PYTHONUNBUFFERED: '1',
+        VOICECUE_ALIGN_MODELS: config.alignModels,
+        VOICECUE_ALIGN_CACHE: String(config.alignCache),
+        VOICECUE_ALIGN_MODEL_DIR: config.alignModelDir,
+        VOICECUE_PUNKT_FALLBACK: config.punktFallback,
+        VOICECUE_DEVICE: config.device,
         // The workers never talk to Google: the cloud credentials stay with the gateway.
         GOOGLE_CREDENTIALS_JSON: undefined,
         GOOGLE_APPLICATION_CREDENTIALS: undefined,
+        VOICECUE_GOOGLE_CREDENTIALS: undefined,
+        VOICECUE_GOOGLE_CREDENTIALS_FILE: undefined,
       },
       maxQueue: config.maxQueue,
       startTimeoutMs: config.sidecarStartTimeoutMs,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { VOICE_NAME } from '../config.js';
 import { subtitleOptionsSchema } from '../subtitles/index.js';
 import { contentLength } from '../text/blank.js';
+import { TIMING_METHODS } from '../pipeline/words.js';
 
 /** Code points, not UTF-16 units: an emoji is one character to the person who typed it. */
 export function codePointLength(text: string): number {
@@ -33,6 +34,7 @@ export function ttsBodySchema(maxTextChars: number) {
         .max(2, 'must be at most 2.0')
         .default(1),
       return_word_timings: z.boolean({ error: 'must be true or false' }).default(true),
+      timing_method: z.enum(TIMING_METHODS, { error: `must be one of: ${TIMING_METHODS.join(', ')}` }).default('auto'),
       ...subtitleOptionsSchema.shape,
     }, { error: 'must be a JSON object' })
     .strict();

@@ -60,7 +60,7 @@ t.test('POST /tts: JSON with words whose audio downloads as a valid WAV', async 
   t.equal(body.audio_url, `/download/${body.id}`);
   t.same(Object.keys(body.downloads).sort(), ['ass', 'csv', 'json', 'srt', 'ttml', 'vtt', 'wav'], 'every format by default');
   for (const [format, url] of Object.entries(body.downloads)) t.equal(url, `/download/${body.id}?format=${format}`);
-  t.same(body.timing, { aligner: 'native', source: 'espeak', skipped: [] }, 'the answer names the step that timed the words');
+  t.same(body.timing, { method: 'auto', aligner: 'native', source: 'espeak', skipped: [] }, 'the answer names the step that timed the words');
   for (const stage of ['worker_synthesize', 'worker_round_trip', 'subtitles', 'encode', 'total']) t.type(body.timings_ms[stage], 'number', `timing ${stage}`);
   checkWords(t, body.words, SENTENCE, body.duration);
 

@@ -146,9 +146,11 @@ class Registry:
 
 def default_registry(lane: str) -> Registry:
     """Every plug-in voicecue knows; the registry keeps those of ``lane``."""
+    from .aligners.dtw import DtwAligner
     from .aligners.native import NativeAligner
     from .aligners.whisperx import WhisperxAligner
     from .engines.espeak import EspeakEngine
     from .engines.f5 import F5Engine
 
-    return Registry(lane, [EspeakEngine(), F5Engine()], [NativeAligner(), WhisperxAligner()])
+    espeak = EspeakEngine()
+    return Registry(lane, [espeak, F5Engine()], [NativeAligner(), WhisperxAligner(), DtwAligner(espeak)])
