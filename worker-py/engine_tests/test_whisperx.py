@@ -116,7 +116,7 @@ def test_ready_reports_models_and_device(setup):
     info = setup["worker"].ready["aligners"]["whisperx"]
     assert info["available"] is True, info
     assert {"en", "de"} <= set(info["languages"])
-    assert info["models"]["en"] == {"model": setup["en"], "source": "override"}
+    assert info["models"]["en"] == {"model": setup["en"], "source": "override", "on_disk": True}
     assert info["device"] == "cpu" and info["sample_rate"] == 16000
     assert info["cache"]["size"] == 1 and info["cache"]["loaded"] == []  # loaded on first use
     assert setup["worker"].ready["versions"]["whisperx"] == "3.8.6"
@@ -212,6 +212,20 @@ def test_a_language_without_a_model_is_refused(setup):
     assert "sw" not in info["languages"] and "sw" not in info["models"]
     reply = w.call("align", {"aligner": "whisperx", "text": TEXT, "audio_path": setup["audio"], "language": "sw"})
     assert reply["error"]["code"] == "ENGINE_UNAVAILABLE" and "sw" in reply["error"]["message"]
+
+
+def test_a_default_model_not_on_disk_is_never_downloaded(setup):
+    """whisperx would fetch its default models (torchaudio's server, the hub); the worker reports
+    them as not on disk and refuses those languages (the suite fails on any connection attempt)."""
+    w = setup["worker"]
+    info = w.ready["aligners"]["whisperx"]
+    assert info["models"]["fr"] == {"model": "VOXPOPULI_ASR_BASE_10K_FR", "source": "default", "on_disk": False}
+    assert info["models"]["ja"]["on_disk"] is False and info["models"]["en"]["on_disk"] is True
+    assert "fr" not in info["languages"] and "ja" not in info["languages"]
+    for lang, why in (("fr", "torchaudio bundle VOXPOPULI_ASR_BASE_10K_FR is not on disk"),
+                      ("ja", "not in the local cache")):
+        reply = w.call("align", {"aligner": "whisperx", "text": TEXT, "audio_path": setup["audio"], "language": lang})
+        assert reply["error"]["code"] == "ENGINE_UNAVAILABLE" and why in reply["error"]["message"], reply
 
 
 def test_missing_punkt_tab_is_reported_not_downloaded(setup, tmp_path):

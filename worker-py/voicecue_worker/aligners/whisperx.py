@@ -150,6 +150,27 @@ def refuse_downloads() -> None:
     nltk.download = no_download
 
 
+def model_missing(name: str, model_dir: Optional[str]) -> Optional[str]:
+    """None when the align model ``name`` is on disk, else why not. whisperx would download a
+    missing one (torchaudio's server, the Hugging Face hub): the worker never does."""
+    import torch
+    import torchaudio
+
+    if os.path.isdir(name):
+        return None
+    if name in torchaudio.pipelines.__all__:
+        bundle = getattr(torchaudio.pipelines, name)
+        folder = model_dir or os.path.join(torch.hub.get_dir(), "checkpoints")
+        path = os.path.join(folder, os.path.basename(bundle._path))
+        return None if os.path.isfile(path) else "the torchaudio bundle %s is not on disk (%s)" % (name, path)
+    if os.path.isabs(name) or name.startswith("."):
+        return "the folder %s does not exist" % name
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(name, "config.json", cache_dir=model_dir)
+    return None if isinstance(found, str) else "the Hugging Face model %s is not in the local cache" % name
+
+
 class ModelCache:
     """The align models of the languages used last, at most ``size`` of them; ``load`` is called
     once per language while it stays in the cache."""
@@ -214,6 +235,7 @@ class WhisperxAligner(Aligner):
         self.models = {**defaults, **self.overrides}
         self.sources = {lang: "override" if lang in self.overrides else "default" for lang in self.models}
         self.cache = ModelCache(self.cache_size, self._load_model)
+        self.missing = {lang: why for lang, name in self.models.items() if (why := model_missing(name, self.model_dir))}
         self.punkt = punkt_missing(sorted(self.models))
         self.punkt_minimal: Dict[str, str] = {}
         fallback = (os.environ.get(PUNKT_FALLBACK_ENV) or "minimal").strip().lower()
@@ -228,19 +250,25 @@ class WhisperxAligner(Aligner):
             self.reason = ("NLTK punkt_tab data is missing (whisperx splits sentences with it and would download it): "
                            "put tokenizers/punkt_tab/<language>/ under a folder named by NLTK_DATA")
             return
+        if not self.language_codes():
+            self.reason = ("no language has an align model on disk (whisperx would download them): set %s to local "
+                           'folders, e.g. {"en": "/models/wav2vec2-en"}' % MODELS_ENV)
+            return
         self.available, self.reason = True, None
         log.info("whisperx on %s; align models: %s", self.device,
                  ", ".join("%s=%s" % (k, v) for k, v in sorted(self.overrides.items())) or "whisperx defaults")
 
     def language_codes(self) -> Optional[List[str]]:
-        return sorted(lang for lang in self.models if lang not in self.punkt)
+        """The languages that can be aligned now: an align model on disk and punkt_tab data."""
+        return sorted(lang for lang in self.models if lang not in self.punkt and lang not in self.missing)
 
     def details(self) -> dict:
         return {
             **super().details(),
             "device": self.device,
             "sample_rate": SAMPLE_RATE,
-            "models": {lang: {"model": m, "source": self.sources[lang]} for lang, m in sorted(self.models.items())},
+            "models": {lang: {"model": m, "source": self.sources[lang], "on_disk": lang not in self.missing}
+                       for lang, m in sorted(self.models.items())},
             # Any language not in "languages" has no align model; these have one but no punkt_tab data.
             "punkt_tab_missing": dict(sorted(self.punkt.items())),
             # These split sentences with a minimal, untrained punkt model (VOICECUE_PUNKT_FALLBACK).
@@ -263,7 +291,9 @@ class WhisperxAligner(Aligner):
     def _load_model(self, language: str) -> tuple:
         t0 = time.perf_counter()
         name = self.models[language]
-        model, metadata = self._wxa.load_align_model(language, self.device, model_name=name, model_dir=self.model_dir)
+        # model_cache_only: a hub name resolves from the local cache only, never a download
+        model, metadata = self._wxa.load_align_model(language, self.device, model_name=name, model_dir=self.model_dir,
+                                                     model_cache_only=True)
         log.info("whisperx: loaded align model for %s (%s) on %s in %.0f ms", language, name, self.device,
                  (time.perf_counter() - t0) * 1000)
         return model, metadata
@@ -277,6 +307,11 @@ class WhisperxAligner(Aligner):
         if lang in self.punkt:
             raise RpcError(ENGINE_UNAVAILABLE, "NLTK punkt_tab data for %s (%s) is missing; whisperx would download it"
                            % (lang, self.punkt[lang]))
+        if lang in self.missing:  # put there since the start? then it is used
+            why = model_missing(self.models[lang], self.model_dir)
+            if why:
+                raise RpcError(ENGINE_UNAVAILABLE, "no align model for %s on disk: %s (set %s)" % (lang, why, MODELS_ENV))
+            del self.missing[lang]
         audio = read_audio_16k(audio_path)
         duration = len(audio) / SAMPLE_RATE
         if duration <= 0:
