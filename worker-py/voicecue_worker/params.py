@@ -30,7 +30,7 @@ class SynthesizeParams:
 
 
 ENGINE_NAMES = ("espeak", "f5")
-ALIGNER_NAMES = ("native", "whisperx")
+ALIGNER_NAMES = ("native", "whisperx", "pocketsphinx")
 
 
 def engine_name(params: Optional[dict]) -> str:

@@ -147,8 +147,9 @@ class Registry:
 def default_registry(lane: str) -> Registry:
     """Every plug-in voicecue knows; the registry keeps those of ``lane``."""
     from .aligners.native import NativeAligner
+    from .aligners.pocketsphinx import PocketsphinxAligner
     from .aligners.whisperx import WhisperxAligner
     from .engines.espeak import EspeakEngine
     from .engines.f5 import F5Engine
 
-    return Registry(lane, [EspeakEngine(), F5Engine()], [NativeAligner(), WhisperxAligner()])
+    return Registry(lane, [EspeakEngine(), F5Engine()], [NativeAligner(), WhisperxAligner(), PocketsphinxAligner()])

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Accuracy and speed of the worker's offline aligners on the Festival corpus (bench/corpus/make.py).
+
+For each set (and each condition of the hard set): the share of word boundaries (every start
+and every end) within 25, 50 and 100 ms of the truth, the median error, the worst file's share
+within 50 ms, and the real-time factor (audio seconds per second of aligning, one core, the
+aligner called in-process as the worker calls it). Usage:
+
+  .venv/bin/python bench/aligners.py [--aligner pocketsphinx] [--sets dev,clean,noisy,hard] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "worker-py"))
+sys.path.insert(0, os.path.join(HERE, "corpus"))
+
+import make  # noqa: E402
+from voicecue_worker.plugins import Job, default_registry  # noqa: E402
+from voicecue_worker.text import tokenize  # noqa: E402
+
+
+def errors_of(words, truth):
+    errs = []
+    for w, t in zip(words, truth):
+        assert (w["char_start"], w["char_end"]) == (t["char_start"], t["char_end"])
+        errs += [abs(w["start"] - t["start"]), abs(w["end"] - t["end"])]
+    return errs
+
+
+def report(name, errs, per_file, seconds, audio_s):
+    errs_ms = [e * 1000 for e in errs]
+    within = lambda ms: 100.0 * sum(1 for e in errs_ms if e <= ms) / len(errs_ms)  # noqa: E731
+    print("%-18s %5d %6.1f%% %6.1f%% %6.1f%% %7.1f ms %6.1f%% %7.0fx" % (
+        name, len(errs_ms), within(25), within(50), within(100), statistics.median(errs_ms),
+        min(per_file), audio_s / seconds))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--aligner", default="pocketsphinx")
+    ap.add_argument("--sets", default="dev,clean,noisy,hard")
+    ap.add_argument("--limit", type=int)
+    ap.add_argument("--show", action="store_true", help="print each file's score")
+    args = ap.parse_args()
+    sets = args.sets.split(",")
+    items = make.load(make.build())
+    registry = default_registry("cpu")
+    aligner = registry.aligners[args.aligner]
+    aligner.load()
+    if not aligner.available:
+        print("%s unavailable: %s" % (args.aligner, aligner.reason))
+        return 1
+    groups = {}
+    for it in items:
+        if it["set"] not in sets:
+            continue
+        groups.setdefault(it["set"], []).append(it)
+        if it["set"] == "hard":
+            groups.setdefault("hard/" + it["condition"], []).append(it)
+    print("%s on the Festival corpus (%s)" % (args.aligner, os.path.dirname(make.build())))
+    print("%-18s %5s %7s %7s %7s %10s %7s %8s" % ("set", "bounds", "<=25ms", "<=50ms", "<=100ms", "median",
+                                                  "worst", "speed"))
+    results = {}
+    for name in sorted(groups, key=lambda g: (g.split("/")[0] != "dev", g)):
+        errs, per_file, secs, audio_s = [], [], 0.0, 0.0
+        for it in groups[name][: args.limit]:
+            if it["id"] not in results:
+                spans = tokenize(it["text"])
+                job = Job(0, lambda _m: None, "align", {})
+                t0 = time.perf_counter()
+                words = aligner.align(it["audio"], it["text"], spans, "en", None, job)
+                results[it["id"]] = (words, time.perf_counter() - t0)
+            words, dt = results[it["id"]]
+            e = errors_of(words, it["words"])
+            share = 100.0 * sum(1 for x in e if x <= 0.05) / len(e)
+            if args.show and "/" not in name:
+                print("   %-22s %5.1f%% median %.1f ms" % (it["id"], share, statistics.median(e) * 1000))
+            errs += e
+            per_file.append(share)
+            secs += dt
+            audio_s += it["duration"]
+        report(name, errs, per_file, secs, audio_s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
