@@ -32,6 +32,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import wave
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -60,7 +61,15 @@ MODEL_DIRS = ("/usr/share/pocketsphinx/model/en-us",)
 LIB_NAMES = (("libpocketsphinx.so.3", "libpocketsphinx.so"), ("libsphinxbase.so.3", "libsphinxbase.so"))
 NORMAL_BEAMS = {"-beam": 1e-48, "-wbeam": 7e-29, "-pbeam": 1e-48}
 WIDE_BEAMS = {"-beam": 1e-80, "-wbeam": 1e-60, "-pbeam": 1e-80}
-SKIP_PROB = 1e-3  # tolerant grammar: the price of leaving a word out (scaled by -lw)
+SKIP_PROB = 1e-3
+INTERPOLATED_CONFIDENCE = 0.05
+MIN_AUDIO_S = 0.05
+MISMATCH_SIL_FRAMES = 40  # a strict decode's silence this long, as loud as the words (its
+MISMATCH_DB = 4.0  # median within this many dB of theirs), is speech the text lacks
+GARBAGE_PROB = 1e-4  # tolerant grammar: entering the phone loop for speech the text lacks
+PHONE_PROB = 0.02  # ... and each phone in it
+PHONES = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH "
+          "UH UW V W Y Z ZH").split()  # tolerant grammar: the price of leaving a word out (scaled by -lw)
 FILLERS = frozenset(("<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "(NULL)"))
 MAX_G2P_CACHE = 20000
 
@@ -236,15 +245,35 @@ class _Audio:
             self.tmp = None
 
 
+def frame_db(pcm: bytes) -> List[float]:
+    """The level of each 10 ms frame in dB (16-bit full scale is about 90 dB)."""
+    step = int(SR * FRAME_S) * 2
+    out = []
+    for i in range(0, len(pcm) - step + 1, step):
+        r = audioop.rms(pcm[i:i + step], 2) if audioop is not None else _rms(pcm[i:i + step])
+        out.append(20 * math.log10(r + 1.0))
+    return out
+
+
+def _rms(frame: bytes) -> float:  # Python 3.13+, without audioop
+    import array
+    a = array.array("h")
+    a.frombytes(frame)
+    if sys.byteorder != "little":
+        a.byteswap()
+    return math.sqrt(sum(x * x for x in a) / max(1, len(a)))
+
+
 # ---------------------------------------------------------------- the grammar
 class _Slot:
     """One word of the text: its readings, each a list of dictionary words."""
-    __slots__ = ("index", "alts", "phones")
+    __slots__ = ("index", "alts", "phones", "sentence_end")
 
-    def __init__(self, index: int, alts: List[List[str]], phones: int):
+    def __init__(self, index: int, alts: List[List[str]], phones: int, sentence_end: bool = False):
         self.index = index
         self.alts = alts
         self.phones = phones  # phones of the first reading, for duration checks
+        self.sentence_end = sentence_end  # a sentence ends after this word
 
 
 class _Segment:
@@ -263,6 +292,7 @@ class PocketsphinxAligner(Aligner):
         self.ps = self.sb = None
         self.decoder = None
         self.model_dir: Optional[str] = None
+        self.phone_words: List[str] = []
         self.g2p = _G2P()
         self._added: Dict[str, int] = {}  # words added to the dictionary: their phone count
         self._phone_count: Dict[str, int] = {}
@@ -290,7 +320,7 @@ class PocketsphinxAligner(Aligner):
         _declare(self.ps, self.sb)
         args = ["-hmm", os.path.join(self.model_dir, "en-us"), "-dict", os.path.join(self.model_dir, "cmudict-en-us.dict"),
                 "-remove_silence", "no", "-bestpath", "no", "-fsgusefiller", "yes", "-fsgusealtpron", "yes",
-                "-logfn", os.devnull]
+                "-topn", "3", "-logfn", os.devnull]
         cargs = [ctypes.c_char_p(a.encode()) for a in args]
         config = self.sb.cmd_ln_init(None, ctypes.c_void_p(self.ps.ps_args()), 1, *cargs, None)
         if not config:
@@ -301,6 +331,11 @@ class PocketsphinxAligner(Aligner):
             self.available, self.reason = False, "pocketsphinx could not load the model in %s" % self.model_dir
             return
         self.config = self.ps.ps_get_config(self.decoder)
+        self.phone_words = []
+        for ph in PHONES:  # one-phone words for the tolerant grammar's phone loop
+            w = "vcg_" + ph.lower()
+            if self.ps.ps_add_word(self.decoder, w.encode(), ph.encode(), 1) >= 0:
+                self.phone_words.append(w)
         self.lmath = self.ps.ps_get_logmath(self.decoder)
         self.available, self.reason = True, None
 
@@ -335,7 +370,8 @@ class PocketsphinxAligner(Aligner):
         for i, rs in enumerate(readings):
             alts = [r for r in rs if all(self._phones_of(t) for t in r)]
             phones = sum(self._phones_of(t) or 0 for t in alts[0]) if alts else 0
-            slots.append(_Slot(i, alts, phones))
+            after = text[spans[i][1]:spans[i + 1][0] if i + 1 < len(spans) else len(text)]
+            slots.append(_Slot(i, alts, phones, bool(re.search(r"[.!?;\n\u2026]", after))))
         return slots
 
     @staticmethod
@@ -345,7 +381,11 @@ class PocketsphinxAligner(Aligner):
     # ------------------------------------------------------------ one decode
     def _fsg(self, slots: Sequence[_Slot], end_anywhere: bool, skips: bool):
         sb, lm = self.sb, self.lmath
-        n_states = 1 + len(slots) + sum(len(r) - 1 for s in slots for r in s.alts) + 1
+        # the tolerant grammar may also pass speech the text lacks through a loop of phones
+        # at the start, the end and each sentence end
+        garbage = [0] + [k + 1 for k, s in enumerate(slots) if s.sentence_end or k == len(slots) - 1] \
+            if skips and self.phone_words else []
+        n_states = 1 + len(slots) + sum(len(r) - 1 for s in slots for r in s.alts) + 1 + len(garbage)
         fsg = sb.fsg_model_init(b"align", lm, ctypes.c_float(1.0), n_states)
         head = _FsgModel.from_address(fsg)
         wids: Dict[str, int] = {}
@@ -373,6 +413,19 @@ class PocketsphinxAligner(Aligner):
                 sb.fsg_model_null_trans_add(fsg, a, final, one)
                 nulls = True
         head.start_state, head.final_state = 0, final
+        if garbage:
+            enter, loop = sb.logmath_log(lm, GARBAGE_PROB), sb.logmath_log(lm, PHONE_PROB)
+            for b in dict.fromkeys(garbage):
+                g = nxt
+                nxt += 1
+                for pw in self.phone_words:
+                    wid = wids.get(pw)
+                    if wid is None:
+                        wid = wids[pw] = sb.fsg_model_word_add(fsg, pw.encode())
+                    sb.fsg_model_trans_add(fsg, b, g, enter, wid)
+                    sb.fsg_model_trans_add(fsg, g, g, loop, wid)
+                sb.fsg_model_null_trans_add(fsg, g, b, one)
+                nulls = True
         if nulls:
             sb.fsg_model_null_trans_closure(fsg, None)
         return fsg
@@ -412,7 +465,7 @@ class PocketsphinxAligner(Aligner):
     def _parse(segs: Sequence[_Segment], slots: Sequence[_Slot], need_all: bool):
         """Map the decoded words back onto the slots: {slot position: (sf, ef, ascr)}, or None
         when the words do not walk the grammar to its end (a decode pruned early)."""
-        words = [s for s in segs if s.word not in FILLERS and not s.word.startswith("++")]
+        words = [s for s in segs if s.word not in FILLERS and not s.word.startswith(("++", "vcg_"))]
         base = [re.sub(r"\(\d+\)$", "", s.word) for s in words]
         out: Dict[int, Tuple[int, int, int]] = {}
         j = 0
@@ -450,10 +503,35 @@ class PocketsphinxAligner(Aligner):
                 continue
             got = self._parse(segs, slots, need_all=not end_anywhere and not skips)
             if got is not None and (got or not any(s.alts for s in slots)):
+                if not skips and self._mismatched(segs, pcm):
+                    log.info("pocketsphinx: the text and the audio look mismatched; trying the tolerant grammar")
+                    tolerant = self._decode(pcm, slots, end_anywhere, True, True)
+                    better = self._parse(tolerant, slots, need_all=False) if tolerant else None
+                    if better:
+                        return better, True
                 return got, skips
             log.info("pocketsphinx: decode %s did not reach the end of the grammar; retrying",
                      "with wide beams" if not wide else "tolerant")
         return {}, True
+
+    @staticmethod
+    def _mismatched(segs: Sequence[_Segment], pcm: bytes) -> bool:
+        """Speech where a strict decode put a long silence: the audio holds words the text
+        lacks (a strict grammar has nowhere else to put them)."""
+        long_sil = [g for g in segs if g.word in FILLERS and g.ef - g.sf + 1 >= MISMATCH_SIL_FRAMES]
+        if not long_sil:
+            return False
+        db = frame_db(pcm)
+        words = sorted(db[f] for g in segs if g.word not in FILLERS for f in range(g.sf, min(g.ef + 1, len(db))))
+        if not words:
+            return False
+        speech = words[len(words) // 2]
+        for g in long_sil:
+            lv = sorted(db[g.sf:g.ef + 1])
+            # as loud as the words, not a noise floor 10 dB under them (other talkers, noise)
+            if lv and lv[len(lv) // 2] >= speech - MISMATCH_DB and lv[len(lv) * 3 // 4] >= speech - 1.0:
+                return True
+        return False
 
     # ------------------------------------------------------------ the request
     def align(self, audio_path: str, text: str, spans: Sequence[Tuple[int, int]], language: Optional[str],
@@ -463,13 +541,14 @@ class PocketsphinxAligner(Aligner):
         audio = _Audio(audio_path)
         try:
             duration = audio.duration
-            if duration <= 0:
-                raise RpcError(INVALID_PARAMS, "the audio is empty")
+            if duration < MIN_AUDIO_S:
+                raise RpcError(INVALID_PARAMS, "the audio is too short to align: %.3f s" % duration)
             slots = self._slots(text, spans)
             timed: Dict[int, Tuple[float, float, float]] = {}
             if duration <= WINDOW_S:
                 job.progress(0, 1)
-                got, tolerant = self._align_piece(audio.read(0, duration), slots, False, job)
+                pcm = audio.read(0, duration)
+                got, tolerant = self._align_piece(pcm, slots, False, job)
                 timed = self._times(got, slots, 0.0, tolerant)
                 job.progress(1, 1)
             else:
@@ -494,14 +573,15 @@ class PocketsphinxAligner(Aligner):
             else:  # the text this window may hold: the remaining rate, with room to spare
                 rate = (n - k) / max(1.0, duration - t0)
                 piece = slots[k:k + int(rate * (t1 - t0) * 1.6) + 20]
-            got, tolerant = self._align_piece(audio.read(t0, t1), piece, not last, job)
+            pcm = audio.read(t0, t1)
+            got, tolerant = self._align_piece(pcm, piece, not last, job)
             times = self._times(got, piece, t0, tolerant)
             keep_until = duration if last else t1 - KEEP_MARGIN_S
             kept = [(i, tm) for i, tm in times.items() if tm[1] <= keep_until]
             if kept:
                 top = max(i for i, _ in kept)
                 for i, tm in kept:
-                    timed[piece[i].index] = tm if i <= top else tm
+                    timed[piece[i].index] = tm
                 k = piece[top].index + 1
                 t0 = max(t0 + 1.0, timed[piece[top].index][1])
             else:  # nothing placed here (music, noise, text the audio lacks): move on
@@ -534,9 +614,9 @@ class PocketsphinxAligner(Aligner):
         return out
 
     def _emit(self, text, spans, slots, timed, duration) -> List[dict]:
-        """Every word, in order, inside the audio; untimed ones interpolated, confidence <= 0.1."""
+        """Every word, in order, inside the audio; untimed ones interpolated, confidence 0.05."""
         n = len(spans)
-        dur_ms = max(n * 2, int(duration * 1000))
+        dur_ms = int(duration * 1000)
         st: List[Optional[int]] = [None] * n
         en: List[Optional[int]] = [None] * n
         conf: List[float] = [0.0] * n
@@ -545,14 +625,12 @@ class PocketsphinxAligner(Aligner):
             tm = timed.get(i)
             if tm is None:
                 continue
-            s, e = int(round(tm[0] * 1000)), int(round(tm[1] * 1000))
-            s = max(s, last_end)
-            e = min(max(e, s + 1), dur_ms)
-            if s >= dur_ms:
-                continue
+            s, e = max(int(round(tm[0] * 1000)), last_end), min(int(round(tm[1] * 1000)), dur_ms)
+            if e - s < 1:
+                continue  # squeezed out by its neighbour: interpolated below
             st[i], en[i], conf[i] = s, e, tm[2]
             last_end = e
-        # interpolate the runs of untimed words between their timed neighbours, by length
+        # the runs of untimed words share the time between their timed neighbours, by length
         i = 0
         while i < n:
             if st[i] is not None:
@@ -564,25 +642,20 @@ class PocketsphinxAligner(Aligner):
             lo = en[i - 1] if i > 0 else 0
             hi = st[j] if j < n else dur_ms
             lens = [max(1, spans[k][1] - spans[k][0]) for k in range(i, j)]
-            tot = sum(lens)
-            if hi - lo < (j - i) * 2:  # no room: borrow from the neighbours' edges
-                lo = max(0, min(lo, hi - (j - i) * 2))
-            acc = 0
+            tot, acc = sum(lens), 0
             for k in range(i, j):
                 a = lo + (hi - lo) * acc // tot
                 acc += lens[k - i]
-                b = lo + (hi - lo) * acc // tot
-                st[k], en[k], conf[k] = a, max(b, a + 1), 0.05
+                st[k], en[k], conf[k] = a, lo + (hi - lo) * acc // tot, INTERPOLATED_CONFIDENCE
             i = j
         out = []
-        prev_end = 0
+        prev_start = prev_end = 0
         for i, (s0, s1) in enumerate(spans):
-            s = max(st[i], prev_end if st[i] < prev_end else st[i])
-            s = min(s, dur_ms - 1)
+            # in order and inside the audio; only when the audio has less than a millisecond a
+            # word left do words share their last millisecond
+            s = max(min(max(st[i], prev_end), dur_ms - 1), prev_start, 0)
             e = min(max(en[i], s + 1), dur_ms)
-            if i + 1 < n and st[i + 1] is not None and e > st[i + 1] >= s + 1:
-                e = st[i + 1]
-            prev_end = e
+            prev_start, prev_end = s, e
             out.append({"word": text[s0:s1], "start": s / 1000, "end": e / 1000, "char_start": s0,
                         "char_end": s1, "source": "pocketsphinx", "confidence": conf[i]})
         return out
