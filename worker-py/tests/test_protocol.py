@@ -33,8 +33,11 @@ def test_ready_event_shape(worker):
         assert code in es["voices"], code
     assert es["lane"] == "cpu" and es["batch"] == 1 and "en-us" in es["languages"]
     assert r["lane"] == "cpu" and set(r["engines"]) == {"espeak"}
-    assert r["aligners"] == {"native": {"available": True, "lane": "cpu", "batch": 1, "languages": None,
-                                        "kind": "engine", "engines": ["espeak"]}}
+    assert r["aligners"]["native"] == {"available": True, "lane": "cpu", "batch": 1, "languages": None,
+                                       "kind": "engine", "engines": ["espeak"]}
+    assert r["aligners"]["pocketsphinx"] == {"available": True, "lane": "cpu", "batch": 1, "languages": ["en"],
+                                             "kind": "audio", "model": "/usr/share/pocketsphinx/model/en-us",
+                                             "sample_rate": 16000}
     assert r["protocol"] == 1
     assert r["methods"] == sorted(["ping", "capabilities", "tokenize", "cancel", "shutdown", "synthesize", "align"])
     assert "CANCELLED" in r["errors"] and "INTERNAL" in r["errors"]

@@ -41,10 +41,14 @@ from ..errors import ENGINE_FAILED, INVALID_PARAMS, RpcError
 from ..plugins import Aligner, Job
 from . import spoken_en
 
-try:  # C resampling in the standard library up to Python 3.12; ffmpeg does it otherwise
-    import audioop  # type: ignore
-except ImportError:  # pragma: no cover - Python 3.13+
-    audioop = None
+import warnings
+
+with warnings.catch_warnings():  # C resampling in the standard library up to Python 3.12
+    warnings.simplefilter("ignore", DeprecationWarning)
+    try:
+        import audioop  # type: ignore
+    except ImportError:  # Python 3.13+: ffmpeg converts, frame levels in Python
+        audioop = None
 
 log = logging.getLogger("voicecue")
 
