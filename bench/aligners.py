@@ -7,6 +7,8 @@ within 50 ms, and the real-time factor (audio seconds per second of aligning, on
 aligner called in-process as the worker calls it). Usage:
 
   .venv/bin/python bench/aligners.py [--aligner pocketsphinx] [--sets dev,clean,noisy,hard] [--limit N]
+  .venv/bin/python bench/aligners.py --long 3600   # the clean set repeated to an hour, in one request:
+                                                   # wall time, peak memory (RSS) and accuracy
 """
 
 from __future__ import annotations
@@ -49,7 +51,10 @@ def main() -> int:
     ap.add_argument("--sets", default="dev,clean,noisy,hard")
     ap.add_argument("--limit", type=int)
     ap.add_argument("--show", action="store_true", help="print each file's score")
+    ap.add_argument("--long", type=float, help="seconds: align the clean set repeated to this length")
     args = ap.parse_args()
+    if args.long:
+        return long_audio(args.aligner, args.long)
     sets = args.sets.split(",")
     items = make.load(make.build())
     registry = default_registry("cpu")
@@ -63,8 +68,8 @@ def main() -> int:
         if it["set"] not in sets:
             continue
         groups.setdefault(it["set"], []).append(it)
-        if it["set"] == "hard":
-            groups.setdefault("hard/" + it["condition"], []).append(it)
+        if it["set"] in ("hard", "noisy"):
+            groups.setdefault(it["set"] + "/" + it["condition"], []).append(it)
     print("%s on the Festival corpus (%s)" % (args.aligner, os.path.dirname(make.build())))
     print("%-18s %5s %7s %7s %7s %10s %7s %8s" % ("set", "bounds", "<=25ms", "<=50ms", "<=100ms", "median",
                                                   "worst", "speed"))
@@ -89,6 +94,51 @@ def main() -> int:
             audio_s += it["duration"]
         report(name, errs, per_file, secs, audio_s)
     return 0
+
+
+def long_audio(name: str, seconds: float) -> int:
+    """One request of ``seconds`` of audio: the clean set back to back, as often as it takes."""
+    import resource
+    import tempfile
+    import wave
+
+    items = [it for it in make.load(make.build()) if it["set"] == "clean"]
+    aligner = default_registry("cpu").aligners[name]
+    aligner.load()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    text, truth, dur = [], [], 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "long.wav")
+        with wave.open(path, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(16000)
+            k, chars = 0, 0
+            while dur < seconds:
+                it = items[k % len(items)]
+                k += 1
+                with wave.open(it["audio"]) as w:
+                    out.writeframes(w.readframes(w.getnframes()))
+                truth += [{"start": t["start"] + dur, "end": t["end"] + dur} for t in it["words"]]
+                text.append(it["text"])
+                dur += it["duration"]
+        text = " ".join(text)
+        spans = tokenize(text)
+        events = []
+        t0 = time.perf_counter()
+        words = aligner.align(path, text, spans, "en", None, Job(0, events.append, "align", {}))
+        wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    errs = errors_of_times(words, truth)
+    print("%s, one request of %.0f s of audio (%d words, %d windows): %.1f s wall, %.0fx real time, "
+          "peak RSS %.0f MiB (%.0f MiB before), within 50 ms %.1f%%, median %.1f ms" % (
+              name, dur, len(words), len(events) - 1, wall, dur / wall, peak / 1024, before / 1024,
+              100.0 * sum(1 for e in errs if e <= 0.05) / len(errs), statistics.median(errs) * 1000))
+    return 0
+
+
+def errors_of_times(words, truth):
+    return [abs(w[k] - t[k]) for w, t in zip(words, truth) for k in ("start", "end")]
 
 
 if __name__ == "__main__":

@@ -59,8 +59,10 @@ FRAME_S = 0.01
 #: the corpus's dev set, bench/corpus/make.py).
 BOUNDARY_SHIFT_S = 0.0
 END_SHIFT_S = -0.005  # ends sit half a frame late on the dev set
-WINDOW_S = 90.0  # audio longer than this is aligned window by window
-KEEP_MARGIN_S = 15.0  # words ending this close to a window's end wait for the next window
+WINDOW_S = 40.0  # audio longer than this is aligned window by window (a decode slows as its grammar grows)
+PAUSE_SEARCH_S = 6.0  # a window ends at the quietest moment of its last this many seconds
+END_FROM = 0.3  # a window's grammar may end after any word past this share of its text
+KEEP_MARGIN_S = 8.0  # words ending this close to a window's end wait for the next window
 MODEL_DIRS = ("/usr/share/pocketsphinx/model/en-us",)
 LIB_NAMES = (("libpocketsphinx.so.3", "libpocketsphinx.so"), ("libsphinxbase.so.3", "libsphinxbase.so"))
 NORMAL_BEAMS = {"-beam": 1e-48, "-wbeam": 7e-29, "-pbeam": 1e-48}
@@ -413,7 +415,7 @@ class PocketsphinxAligner(Aligner):
             if not s.alts or skips:
                 sb.fsg_model_null_trans_add(fsg, a, b, one if not s.alts else sb.logmath_log(lm, SKIP_PROB))
                 nulls = True
-            if end_anywhere and k > 0:
+            if end_anywhere and k >= len(slots) * END_FROM:
                 sb.fsg_model_null_trans_add(fsg, a, final, one)
                 nulls = True
         head.start_state, head.final_state = 0, final
@@ -443,7 +445,9 @@ class PocketsphinxAligner(Aligner):
         ps, dec = self.ps, self.decoder
         self._set_beams(WIDE_BEAMS if wide else NORMAL_BEAMS)
         fsg = self._fsg(slots, end_anywhere, skips)
-        if ps.ps_set_fsg(dec, b"align", fsg) < 0:  # the search owns the grammar from here on
+        ok = ps.ps_set_fsg(dec, b"align", fsg) >= 0
+        self.sb.fsg_model_free(fsg)  # the search holds its own reference (and frees the last one)
+        if not ok:
             raise RpcError(ENGINE_FAILED, "pocketsphinx refused the alignment grammar")
         ps.ps_set_search(dec, b"align")
         if ps.ps_start_utt(dec) < 0:
@@ -499,7 +503,9 @@ class PocketsphinxAligner(Aligner):
 
     def _align_piece(self, pcm: bytes, slots: Sequence[_Slot], end_anywhere: bool, job: Job):
         """Decode one piece of audio against ``slots``: strict, then wide beams, then tolerant."""
-        tries = ((False, False), (False, True), (True, True))
+        # (skips, wide beams): the tolerant grammar keeps normal beams, as its phone loops
+        # with wide beams cost tens of times more time and memory
+        tries = ((False, False), (False, True), (True, False))
         for skips, wide in tries:
             job.check()
             segs = self._decode(pcm, slots, end_anywhere, skips, wide)
@@ -571,7 +577,7 @@ class PocketsphinxAligner(Aligner):
         while k < n and t0 < duration:
             job.check()
             last = duration - t0 <= WINDOW_S * 1.2
-            t1 = duration if last else t0 + WINDOW_S
+            t1 = duration if last else self._quiet_point(audio, t0 + WINDOW_S - PAUSE_SEARCH_S, t0 + WINDOW_S)
             if last:
                 piece = slots[k:]
             else:  # the text this window may hold: the remaining rate, with room to spare
@@ -582,6 +588,9 @@ class PocketsphinxAligner(Aligner):
             times = self._times(got, piece, t0, tolerant)
             keep_until = duration if last else t1 - KEEP_MARGIN_S
             kept = [(i, tm) for i, tm in times.items() if tm[1] <= keep_until]
+            if not kept and times:  # slow speech: every word placed runs past the margin
+                first = min(times)
+                kept = [(first, times[first])]
             if kept:
                 top = max(i for i, _ in kept)
                 for i, tm in kept:
@@ -595,6 +604,22 @@ class PocketsphinxAligner(Aligner):
             if last:
                 break
         return timed
+
+    @staticmethod
+    def _quiet_point(audio: _Audio, a: float, b: float) -> float:
+        """The middle of the quietest 200 ms between a and b seconds: a window that ends in a
+        pause lets its grammar end after a whole word."""
+        db = frame_db(audio.read(a, b))
+        w = 20
+        if len(db) <= w:
+            return b
+        run = sum(db[:w])
+        best, at = run, 0
+        for i in range(w, len(db)):
+            run += db[i] - db[i - w]
+            if run < best:
+                best, at = run, i - w + 1
+        return a + (at + w / 2) * FRAME_S
 
     def _times(self, got, slots: Sequence[_Slot], offset: float, tolerant: bool):
         """Seconds and confidence for the slots decoded: {position in slots: (start, end, conf)}."""
