@@ -8,19 +8,25 @@ PyPI package would bring a newer decoder but would make the CPU lane need a virt
 How a text is aligned:
 - Each word of the text (voicecue's tokenizer) becomes a slot of a finite-state grammar; a slot
   holds every reading of the word (spoken_en: "1998" nineteen ninety eight / one thousand nine
-  hundred (and) ninety eight; "$12" with and without "dollars"), so the audio picks the reading.
-  Silence and the model's fillers may come between any two words (-fsgusefiller).
+  hundred (and) ninety eight; "$12" with and without "dollars"), so the audio picks the reading,
+  and the word keeps its own character span however many words were spoken for it. Silence
+  may come between any two words (-fsgusefiller).
 - Pronunciations come from the model's CMU dictionary; a word it lacks gets espeak-ng's
   phonemes mapped onto the CMU phone set, added to the decoder's dictionary once.
 - A decode that never reaches the grammar's final state (pruned away) is tried again with wide
-  beams, then with a tolerant grammar where any word may be skipped at a price, so a transcript
-  with words the audio lacks still aligns; what is skipped is interpolated with low confidence.
-- Audio longer than a window (WINDOW_S) is aligned window by window: each window is decoded
-  against the next stretch of text with a grammar that may end after any word; the words that
-  end well inside the window are kept (the anchors) and the next window starts where they end.
-  Memory stays bounded by the window and the cost grows linearly with the audio.
-- Confidence: the word's acoustic score per frame against the median word of the decode, and
-  how plausible its duration is for its phones; interpolated words get at most 0.1.
+  beams, then with a tolerant grammar: any word may be skipped at a price, and a loop of phones
+  at the start, the end and each sentence end takes speech the text lacks. The tolerant grammar
+  is also tried when a strict decode put a long silence over speech as loud as the words (the
+  audio has a sentence the text lacks). Skipped words are interpolated with low confidence.
+- Audio longer than a window (WINDOW_S) is aligned window by window: each window ends at a
+  quiet moment and is decoded against the next stretch of text with a grammar that may end
+  after any word; the words that end well inside the window are kept (the anchors) and the next
+  window starts where they end. Memory stays bounded by the window, cost grows linearly.
+- Confidence: the word's acoustic score per frame against the median word of its decode, less
+  for a duration implausible for its phones; interpolated words get 0.05. A heuristic, not a
+  posterior: it separates words the audio holds from words it lacks, not much more.
+- Times are on PocketSphinx's 10 ms frame grid (ends shifted by half a frame, measured on the
+  corpus's dev set, bench/corpus/make.py).
 """
 
 from __future__ import annotations
@@ -37,11 +43,11 @@ import tempfile
 import wave
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import warnings
+
 from ..errors import ENGINE_FAILED, INVALID_PARAMS, RpcError
 from ..plugins import Aligner, Job
 from . import spoken_en
-
-import warnings
 
 with warnings.catch_warnings():  # C resampling in the standard library up to Python 3.12
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -54,11 +60,10 @@ log = logging.getLogger("voicecue")
 
 SR = 16000
 FRAME_S = 0.01
-#: Where a frame boundary lies in the audio: PocketSphinx's frame i starts at sample 160 i and
-#: its analysis window is 25.6 ms long, so boundaries it finds sit a little late (measured on
-#: the corpus's dev set, bench/corpus/make.py).
+#: Shifts from frame boundaries to times, measured on the corpus's dev set (bench/corpus):
+#: starts sit on the truth (median 0 ms), ends half a frame late.
 BOUNDARY_SHIFT_S = 0.0
-END_SHIFT_S = -0.005  # ends sit half a frame late on the dev set
+END_SHIFT_S = -0.005
 WINDOW_S = 40.0  # audio longer than this is aligned window by window (a decode slows as its grammar grows)
 PAUSE_SEARCH_S = 6.0  # a window ends at the quietest moment of its last this many seconds
 END_FROM = 0.3  # a window's grammar may end after any word past this share of its text
@@ -67,7 +72,7 @@ MODEL_DIRS = ("/usr/share/pocketsphinx/model/en-us",)
 LIB_NAMES = (("libpocketsphinx.so.3", "libpocketsphinx.so"), ("libsphinxbase.so.3", "libsphinxbase.so"))
 NORMAL_BEAMS = {"-beam": 1e-48, "-wbeam": 7e-29, "-pbeam": 1e-48}
 WIDE_BEAMS = {"-beam": 1e-80, "-wbeam": 1e-60, "-pbeam": 1e-80}
-SKIP_PROB = 1e-3
+SKIP_PROB = 1e-3  # tolerant grammar: the price of leaving a word out (scaled by -lw)
 INTERPOLATED_CONFIDENCE = 0.05
 MIN_AUDIO_S = 0.05
 MISMATCH_SIL_FRAMES = 40  # a strict decode's silence this long, as loud as the words (its
@@ -75,9 +80,10 @@ MISMATCH_DB = 4.0  # median within this many dB of theirs), is speech the text l
 GARBAGE_PROB = 1e-4  # tolerant grammar: entering the phone loop for speech the text lacks
 PHONE_PROB = 0.02  # ... and each phone in it
 PHONES = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH "
-          "UH UW V W Y Z ZH").split()  # tolerant grammar: the price of leaving a word out (scaled by -lw)
+          "UH UW V W Y Z ZH").split()
 FILLERS = frozenset(("<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "(NULL)"))
 MAX_G2P_CACHE = 20000
+MAX_ADDED_WORDS = 100000  # past this, words the dictionary lacks are interpolated, not decoded
 
 P = ctypes.c_void_p
 I32P = ctypes.POINTER(ctypes.c_int32)
@@ -237,6 +243,8 @@ class _Audio:
             data = b"".join(data[i:i + 2] for i in range(0, len(data), 2 * self.channels))
         if self.rate != SR:
             data, _ = audioop.ratecv(data, 2, 1, self.rate, SR, None)
+        if sys.byteorder == "big":  # WAV is little-endian; the decoder takes native samples
+            data = audioop.byteswap(data, 2)
         return data
 
     def close(self) -> None:
@@ -300,7 +308,7 @@ class PocketsphinxAligner(Aligner):
         self.model_dir: Optional[str] = None
         self.phone_words: List[str] = []
         self.g2p = _G2P()
-        self._added: Dict[str, int] = {}  # words added to the dictionary: their phone count
+        self._added = 0  # words added to the decoder's dictionary (it cannot forget them)
         self._phone_count: Dict[str, int] = {}
 
     # ------------------------------------------------------------ loading
@@ -369,9 +377,10 @@ class PocketsphinxAligner(Aligner):
         unknown = {t for rs in readings for r in rs for t in r if self._phones_of(t) is None}
         if unknown:
             for w, phones in self.g2p.phones(sorted(unknown)).items():
-                if phones and self._valid_word(w):
+                if phones and self._valid_word(w) and self._added < MAX_ADDED_WORDS:
                     if self.ps.ps_add_word(self.decoder, w.encode("utf-8"), " ".join(phones).encode(), 1) >= 0:
                         self._phone_count[w] = len(phones)
+                        self._added += 1
         slots = []
         for i, rs in enumerate(readings):
             alts = [r for r in rs if all(self._phones_of(t) for t in r)]
