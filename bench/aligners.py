@@ -3,8 +3,9 @@
 
 For each set (and each condition of the hard set): the share of word boundaries (every start
 and every end) within 25, 50 and 100 ms of the truth, the median error, the worst file's share
-within 50 ms, and the real-time factor (audio seconds per second of aligning, one core, the
-aligner called in-process as the worker calls it). Usage:
+within 50 ms, and the speed: seconds of audio aligned per second of wall time and per second of
+this process's CPU time (one thread; the CPU figure is the fairer one on a shared machine),
+the aligner called in-process as the worker calls it. Usage:
 
   .venv/bin/python bench/aligners.py [--aligner pocketsphinx] [--sets dev,clean,noisy,hard] [--limit N]
   .venv/bin/python bench/aligners.py --long 3600   # the clean set repeated to an hour, in one request:
@@ -37,12 +38,12 @@ def errors_of(words, truth):
     return errs
 
 
-def report(name, errs, per_file, seconds, audio_s):
+def report(name, errs, per_file, seconds, cpu_seconds, audio_s):
     errs_ms = [e * 1000 for e in errs]
     within = lambda ms: 100.0 * sum(1 for e in errs_ms if e <= ms) / len(errs_ms)  # noqa: E731
-    print("%-18s %5d %6.1f%% %6.1f%% %6.1f%% %7.1f ms %6.1f%% %7.0fx" % (
+    print("%-18s %5d %6.1f%% %6.1f%% %6.1f%% %7.1f ms %6.1f%% %7.0fx %7.0fx" % (
         name, len(errs_ms), within(25), within(50), within(100), statistics.median(errs_ms),
-        min(per_file), audio_s / seconds))
+        min(per_file), audio_s / seconds, audio_s / cpu_seconds))
 
 
 def main() -> int:
@@ -71,19 +72,19 @@ def main() -> int:
         if it["set"] in ("hard", "noisy"):
             groups.setdefault(it["set"] + "/" + it["condition"], []).append(it)
     print("%s on the Festival corpus (%s)" % (args.aligner, os.path.dirname(make.build())))
-    print("%-18s %5s %7s %7s %7s %10s %7s %8s" % ("set", "bounds", "<=25ms", "<=50ms", "<=100ms", "median",
-                                                  "worst", "speed"))
+    print("%-18s %5s %7s %7s %7s %10s %7s %8s %8s" % ("set", "bounds", "<=25ms", "<=50ms", "<=100ms", "median",
+                                                      "worst", "wall", "cpu"))
     results = {}
     for name in sorted(groups, key=lambda g: (g.split("/")[0] != "dev", g)):
-        errs, per_file, secs, audio_s = [], [], 0.0, 0.0
+        errs, per_file, secs, cpu, audio_s = [], [], 0.0, 0.0, 0.0
         for it in groups[name][: args.limit]:
             if it["id"] not in results:
                 spans = tokenize(it["text"])
                 job = Job(0, lambda _m: None, "align", {})
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 words = aligner.align(it["audio"], it["text"], spans, "en", None, job)
-                results[it["id"]] = (words, time.perf_counter() - t0)
-            words, dt = results[it["id"]]
+                results[it["id"]] = (words, time.perf_counter() - t0, time.process_time() - c0)
+            words, dt, dc = results[it["id"]]
             e = errors_of(words, it["words"])
             share = 100.0 * sum(1 for x in e if x <= 0.05) / len(e)
             if args.show and "/" not in name:
@@ -91,8 +92,9 @@ def main() -> int:
             errs += e
             per_file.append(share)
             secs += dt
+            cpu += dc
             audio_s += it["duration"]
-        report(name, errs, per_file, secs, audio_s)
+        report(name, errs, per_file, secs, cpu, audio_s)
     return 0
 
 
