@@ -114,7 +114,8 @@ def _declare(ps, sb) -> None:
         (sb, "fsg_model_free", ctypes.c_int, [P]),
         (ps, "ps_set_fsg", ctypes.c_int, [P, ctypes.c_char_p, P]),
         (ps, "ps_set_search", ctypes.c_int, [P, ctypes.c_char_p]),
-        (ps, "ps_lookup_word", ctypes.c_char_p, [P, ctypes.c_char_p]),
+        (ps, "ps_lookup_word", P, [P, ctypes.c_char_p]),  # a string the caller frees
+        (sb, "ckd_free", None, [P]),
         (ps, "ps_add_word", ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]),
         (ps, "ps_start_utt", ctypes.c_int, [P]),
         (ps, "ps_process_raw", ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int]),
@@ -367,7 +368,10 @@ class PocketsphinxAligner(Aligner):
         n = self._phone_count.get(word)
         if n is None:
             p = self.ps.ps_lookup_word(self.decoder, word.encode("utf-8"))
-            n = len(p.split()) if p else 0
+            n = 0
+            if p:
+                n = len(ctypes.string_at(p).split())
+                self.sb.ckd_free(p)
             if len(self._phone_count) < 200000:
                 self._phone_count[word] = n
         return n or None

@@ -232,7 +232,7 @@ def _readings(w: str) -> List[Reading]:
             else:
                 seq += _SYMBOLS.get(p, [])
         return [seq]
-    lower = w.lower()
+    lower = re.sub(r"[^\w'-]|_", "", w.lower()) or w.lower()  # "<sil>" is no word of the dictionary's
     out = [[lower]]
     if lower.endswith("'") and len(lower) > 1:  # neighbors'
         out = [[lower[:-1]]]
