@@ -246,3 +246,21 @@ def test_other_languages_and_bad_audio_are_refused(aligner, corpus, tmp_path, mo
         align(aligner, str(empty), "hello world")
     assert e.value.code == "INVALID_PARAMS"
     assert os.listdir(scratch) == []  # ffmpeg's converted copy is gone
+
+
+def test_words_stay_in_order_inside_the_audio_whatever_the_decode_says():
+    """_emit on decoded times that overlap, run past the audio or are missing."""
+    text = "one two three four five six"
+    spans = tokenize(text)
+    timed = {0: (0.5, 1.2, 0.9), 1: (1.0, 1.1, 0.9), 3: (2.9, 3.5, 0.8), 4: (3.4, 9.0, 0.7), 5: (9.5, 9.9, 0.6)}
+    words = PocketsphinxAligner()._emit(text, spans, None, timed, 4.0)
+    assert_well_formed(words, text, 4.0)
+    by = {w["word"]: w for w in words}
+    assert by["one"]["start"] == 0.5 and by["one"]["end"] == 1.2
+    assert by["two"]["confidence"] == ps_mod.INTERPOLATED_CONFIDENCE  # squeezed out by "one"
+    assert by["three"]["confidence"] == ps_mod.INTERPOLATED_CONFIDENCE
+    assert by["four"]["start"] == 2.9 and by["five"]["end"] <= 4.0
+    assert by["six"]["start"] < by["six"]["end"] <= 4.0
+    many = " ".join(["w"] * 50)
+    words = PocketsphinxAligner()._emit(many, tokenize(many), None, {}, 0.06)
+    assert len(words) == 50 and all(0 <= w["start"] < w["end"] <= 0.06 for w in words)

@@ -667,7 +667,8 @@ class PocketsphinxAligner(Aligner):
             tm = timed.get(i)
             if tm is None:
                 continue
-            s, e = max(int(round(tm[0] * 1000)), last_end), min(int(round(tm[1] * 1000)), dur_ms)
+            room = dur_ms - (n - 1 - i)  # a millisecond at least for every word after this one
+            s, e = max(int(round(tm[0] * 1000)), last_end), min(int(round(tm[1] * 1000)), room)
             if e - s < 1:
                 continue  # squeezed out by its neighbour: interpolated below
             st[i], en[i], conf[i] = s, e, tm[2]
