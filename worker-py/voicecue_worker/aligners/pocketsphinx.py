@@ -78,7 +78,7 @@ MIN_AUDIO_S = 0.05
 MISMATCH_SIL_FRAMES = 40  # a strict decode's silence this long, as loud as the words (its
 MISMATCH_DB = 4.0  # median within this many dB of theirs), is speech the text lacks
 GARBAGE_PROB = 1e-4  # tolerant grammar: entering the phone loop for speech the text lacks
-PHONE_PROB = 0.02  # ... and each phone in it
+PHONE_PROB = 1e-3  # ... and each phone in it
 PHONES = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH "
           "UH UW V W Y Z ZH").split()
 FILLERS = frozenset(("<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "(NULL)"))
@@ -528,7 +528,7 @@ class PocketsphinxAligner(Aligner):
             if got is not None and (got or not any(s.alts for s in slots)):
                 if not skips and self._mismatched(segs, pcm):
                     log.info("pocketsphinx: the text and the audio look mismatched; trying the tolerant grammar")
-                    tolerant = self._decode(pcm, slots, end_anywhere, True, True)
+                    tolerant = self._decode(pcm, slots, end_anywhere, True, False)
                     better = self._parse(tolerant, slots, need_all=False) if tolerant else None
                     if better:
                         return better, True
