@@ -13,7 +13,7 @@ RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
 
 FROM node:22-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-numpy espeak-ng ffmpeg tini \
+ && apt-get install -y --no-install-recommends python3 python3-numpy espeak-ng ffmpeg tini libpocketsphinx3 pocketsphinx-en-us \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

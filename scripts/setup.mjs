@@ -16,7 +16,14 @@ const has = (cmd, args = ['-version']) => spawnSync(cmd, args, { stdio: 'ignore'
 const espeakLibs = ['/usr/lib/x86_64-linux-gnu/libespeak-ng.so.1', '/usr/lib/aarch64-linux-gnu/libespeak-ng.so.1', '/usr/lib/libespeak-ng.so.1'];
 const haveEspeak = espeakLibs.some((p) => existsSync(p)) || /libespeak-ng\.so\.1/.test(run('ldconfig', ['-p']));
 const haveFont = run('fc-list', []).trim() !== '';
-const missing = [...(haveEspeak ? [] : ['espeak-ng']), ...(has('ffmpeg') ? [] : ['ffmpeg']), ...(haveFont ? [] : ['fonts-dejavu-core'])];
+// PocketSphinx and its US English model: the CPU lane's pocketsphinx aligner. Festival and three
+// of its voices: the aligners' test corpus (bench/corpus/make.py), speech not made by espeak.
+const sphinxModel = '/usr/share/pocketsphinx/model/en-us/en-us/mdef';
+const haveSphinx = /libpocketsphinx\.so\.3/.test(run('ldconfig', ['-p'])) && existsSync(sphinxModel);
+const festivalVoices = { 'festvox-kallpc16k': 'english/kal_diphone', 'festvox-kdlpc16k': 'english/ked_diphone', 'festvox-us-slt-hts': 'us/cmu_us_slt_arctic_hts' };
+const missingVoices = Object.entries(festivalVoices).filter(([, dir]) => !existsSync(`/usr/share/festival/voices/${dir}`)).map(([pkg]) => pkg);
+const missing = [...(haveEspeak ? [] : ['espeak-ng']), ...(has('ffmpeg') ? [] : ['ffmpeg']), ...(haveFont ? [] : ['fonts-dejavu-core']),
+  ...(haveSphinx ? [] : ['libpocketsphinx3', 'pocketsphinx-en-us']), ...(has('text2wave', ['-h']) ? [] : ['festival']), ...missingVoices];
 if (missing.length) aptInstall(missing);
 
 // 2. Python 3.11+ for the worker, the base of .venv (step 4).

@@ -5,7 +5,7 @@ import type { Word } from '../types.js';
 import { jobOptions, timed, type StepContext } from './context.js';
 
 /** What a client may ask for in `timing_method`: one step of the chain, or `auto` for the chain. */
-export const TIMING_METHODS = ['auto', 'native', 'whisperx', 'dtw', 'google'] as const;
+export const TIMING_METHODS = ['auto', 'native', 'whisperx', 'pocketsphinx', 'dtw', 'google'] as const;
 export type TimingMethod = (typeof TIMING_METHODS)[number];
 type StepName = Exclude<TimingMethod, 'auto'>;
 
@@ -14,7 +14,7 @@ type StepName = Exclude<TimingMethod, 'auto'>;
  * the cloud. The offline aligners go between whisperx and google (pocketsphinx, dtw): one entry
  * here and one in STEPS each.
  */
-export const AUTO_CHAIN: readonly StepName[] = ['native', 'whisperx', 'dtw', 'google'];
+export const AUTO_CHAIN: readonly StepName[] = ['native', 'whisperx', 'pocketsphinx', 'dtw', 'google'];
 
 export interface Skipped {
   aligner: string;
@@ -82,6 +82,7 @@ const STEPS: Record<StepName, Step> = {
     return req.engineWords;
   },
   whisperx: workerStep('whisperx'),
+  pocketsphinx: workerStep('pocketsphinx'),
   dtw: workerStep('dtw'),
   google: async (ctx, req) => {
     const why = ctx.google ? ctx.google.unavailable() : 'the google aligner is not set up in this gateway';

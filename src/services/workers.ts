@@ -9,7 +9,7 @@ export type LaneName = 'cpu' | 'gpu';
 
 /** Where each engine and aligner runs; the worker of that lane reports whether it can. */
 export const ENGINE_LANES = { espeak: 'cpu', f5: 'gpu' } as const satisfies Record<string, LaneName>;
-export const ALIGNER_LANES = { native: 'cpu', whisperx: 'gpu', dtw: 'cpu' } as const satisfies Record<string, LaneName>;
+export const ALIGNER_LANES = { native: 'cpu', whisperx: 'gpu', pocketsphinx: 'cpu', dtw: 'cpu' } as const satisfies Record<string, LaneName>;
 export type EngineName = keyof typeof ENGINE_LANES;
 export type AlignerName = keyof typeof ALIGNER_LANES;
 

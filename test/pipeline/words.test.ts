@@ -69,7 +69,7 @@ t.test('nothing can time the words: no words, and a timings error that names eve
     t.match(out.timing.error?.message, /native: engine f5 gives no word timings/, `${what}: the engine step's reason`);
     t.match(out.timing.error?.message, reason, `${what}: whisperx's reason`);
     t.match(out.timing.error?.message, /google: the google aligner is not set up/, `${what}: google's reason`);
-    t.same(out.timing.skipped.map((s) => s.aligner), ['native', 'whisperx', 'dtw', 'google'], `${what}: every step, in order`);
+    t.same(out.timing.skipped.map((s) => s.aligner), ['native', 'whisperx', 'pocketsphinx', 'dtw', 'google'], `${what}: every step, in order`);
   }
 });
 
@@ -83,7 +83,7 @@ t.test('whisperx failing falls through to google, and the failure is logged', as
     method: 'auto', aligner: 'google', source: 'google',
     skipped: [
       { aligner: 'native', reason: 'engine f5 gives no word timings of its own' }, { aligner: 'whisperx', reason: 'failed: CUDA out of memory' },
-      { aligner: 'dtw', reason: 'unavailable' },
+      { aligner: 'pocketsphinx', reason: 'unavailable' }, { aligner: 'dtw', reason: 'unavailable' },
     ],
   });
   t.match(warnings, [{ aligner: 'whisperx', err: 'CUDA out of memory' }]);

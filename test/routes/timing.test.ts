@@ -51,6 +51,7 @@ t.test('whisperx fails and google is off: the audio is still delivered, with a t
     skipped: [
       { aligner: 'native', reason: 'engine f5 gives no word timings of its own' },
       { aligner: 'whisperx', reason: /^failed: fake: whisperx ran out of memory/ },
+      { aligner: 'pocketsphinx', reason: /./ },
       { aligner: 'dtw', reason: /./ },
       { aligner: 'google', reason: /no Google credentials/ },
     ],
@@ -75,7 +76,7 @@ t.test('timing_method: one step only when named; a bad one is a 400', async (t) 
   t.match(native.timing, { method: 'auto', aligner: 'native', source: 'fake' });
   const bad = await tts(server, { text: TEXT, timing_method: 'sphinx4' });
   t.equal(bad.statusCode, 400);
-  t.match(bad.json(), { code: 'VALIDATION_ERROR', message: /timing_method.*auto, native, whisperx, dtw, google/ });
+  t.match(bad.json(), { code: 'VALIDATION_ERROR', message: /timing_method.*auto, native, whisperx, pocketsphinx, dtw, google/ });
 });
 
 t.test('whisperx fails, google times the words; its credentials never reach the log or the workers', async (t) => {

@@ -33,11 +33,14 @@ def test_ready_event_shape(worker):
         assert code in es["voices"], code
     assert es["lane"] == "cpu" and es["batch"] == 1 and "en-us" in es["languages"]
     assert r["lane"] == "cpu" and set(r["engines"]) == {"espeak"}
-    assert set(r["aligners"]) == {"native", "dtw"}
+    assert set(r["aligners"]) == {"native", "dtw", "pocketsphinx"}
     assert r["aligners"]["native"] == {"available": True, "lane": "cpu", "batch": 1, "languages": None,
                                        "kind": "engine", "engines": ["espeak"]}
     dtw = r["aligners"]["dtw"]  # numpy is in the tests' venv: available, any espeak language
     assert dtw["available"] and dtw["kind"] == "audio" and "en-us" in dtw["languages"]
+    assert r["aligners"]["pocketsphinx"] == {"available": True, "lane": "cpu", "batch": 1, "languages": ["en"],
+                                             "kind": "audio", "model": "/usr/share/pocketsphinx/model/en-us",
+                                             "sample_rate": 16000}
     assert r["protocol"] == 1
     assert r["methods"] == sorted(["ping", "capabilities", "tokenize", "cancel", "shutdown", "synthesize", "align"])
     assert "CANCELLED" in r["errors"] and "INTERNAL" in r["errors"]

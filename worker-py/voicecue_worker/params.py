@@ -30,7 +30,7 @@ class SynthesizeParams:
 
 
 ENGINE_NAMES = ("espeak", "f5")
-ALIGNER_NAMES = ("native", "whisperx", "dtw")
+ALIGNER_NAMES = ("native", "whisperx", "pocketsphinx", "dtw")
 
 
 def engine_name(params: Optional[dict]) -> str:

@@ -148,9 +148,11 @@ def default_registry(lane: str) -> Registry:
     """Every plug-in voicecue knows; the registry keeps those of ``lane``."""
     from .aligners.dtw import DtwAligner
     from .aligners.native import NativeAligner
+    from .aligners.pocketsphinx import PocketsphinxAligner
     from .aligners.whisperx import WhisperxAligner
     from .engines.espeak import EspeakEngine
     from .engines.f5 import F5Engine
 
     espeak = EspeakEngine()
-    return Registry(lane, [espeak, F5Engine()], [NativeAligner(), WhisperxAligner(), DtwAligner(espeak)])
+    aligners = [NativeAligner(), WhisperxAligner(), PocketsphinxAligner(), DtwAligner(espeak)]
+    return Registry(lane, [espeak, F5Engine()], aligners)
