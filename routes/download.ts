@@ -6,6 +6,9 @@ import { ApiError } from '../src/errors.js';
 import { isArtifactId } from '../src/store/artifacts.js';
 import { DOWNLOAD_FORMATS, type DownloadFormat } from '../src/tts/formats.js';
 import { parseOrThrow } from '../src/http/body.js';
+import { clientGone } from '../src/http/abort.js';
+import { cachedAudio } from '../src/audio/cache.js';
+import { isTranscoded } from '../src/audio/transcode.js';
 
 const formats = Object.keys(DOWNLOAD_FORMATS) as [DownloadFormat, ...DownloadFormat[]];
 const query = z.object({ format: z.enum(formats, { error: `must be one of: ${formats.join(', ')}` }).default('wav') });
@@ -19,6 +22,8 @@ export default async function downloadRoutes(app: FastifyInstance): Promise<void
     const dir = await app.store.locate(id);
     if (!dir) throw new ApiError('NOT_FOUND', `no result with id ${id}; results expire after a while`);
     const { file } = DOWNLOAD_FORMATS[format];
+    // Compressed audio is made from the WAV on first request, then served like any other file.
+    if (isTranscoded(format)) await cachedAudio(app.store, id, dir, format, clientGone(reply));
     let size: number;
     try {
       size = (await stat(join(dir, file))).size;
@@ -32,7 +37,7 @@ export default async function downloadRoutes(app: FastifyInstance): Promise<void
     if (range === undefined) delete request.raw.headers.range;
     else request.raw.headers.range = range === 'unsatisfiable' ? `bytes=${size}-` : `bytes=${range.start}-${range.end}`;
     // Subtitles and word files are for saving; the audio plays in place. (An error answer drops it.)
-    const disposition = format === 'wav' ? 'inline' : 'attachment';
+    const disposition = format === 'wav' || isTranscoded(format) ? 'inline' : 'attachment';
     return reply.header('content-disposition', `${disposition}; filename="${id}.${format}"`).sendFile(`${id}/${file}`);
   });
 }

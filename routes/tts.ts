@@ -13,15 +13,16 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
 
   app.post('/tts', async (request, reply) => {
     const raw = jsonBody(request);
-    const wantsAudio = negotiate(request.headers.accept) === 'audio';
+    const answer = negotiate(request.headers.accept);
+    const wantsAudio = answer === 'audio';
     const body = parseOrThrow(schema, raw);
     assertWellFormed(body.text);
     const { config, workers, store } = app;
     const timings: Record<string, number> = {};
-    const { text, engine = config.defaultEngine, voice, language, speed, return_word_timings, timing_method, ...subtitles } = body;
+    const { text, engine = config.defaultEngine, voice, language, speed, return_word_timings, timing_method, audio_format, ...subtitles } = body;
     const result = await speak(
       { config, workers, store, log: request.log, signal: clientGone(reply), timings, google: app.google },
-      { engine, text, voice: voice ?? (language ? null : config.defaultVoice), language: language ?? null, speed, subtitles, timingMethod: timing_method },
+      { engine, text, voice: voice ?? (language ? null : config.defaultVoice), language: language ?? null, speed, subtitles, timingMethod: timing_method, audioFormat: audio_format },
     );
     request.log.info({ id: result.id, engine: result.engine, words: result.words.length, aligner: result.timing.aligner, timings_ms: timings }, 'synthesized');
     if (wantsAudio) {
@@ -32,11 +33,11 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
         .header('x-voicecue-id', result.id)
         .header('x-voicecue-duration', String(result.duration))
         .header('x-voicecue-timing', result.timing.aligner ?? 'unavailable')
-        .header('content-disposition', `inline; filename="${result.id}.wav"`)
-        .header('location', downloadPath(result.id))
+        .header('content-disposition', `inline; filename="${result.id}.${audio_format}"`)
+        .header('location', downloadPath(result.id, audio_format === 'wav' ? undefined : audio_format))
         .send(createReadStream(join(store.artifactsDir, result.id, result.audio.file)));
     }
-    const audioUrl = downloadPath(result.id);
+    const audioUrl = downloadPath(result.id, audio_format === 'wav' ? undefined : audio_format);
     return reply.code(201).header('location', audioUrl).send({
       id: result.id,
       engine: result.engine,
@@ -51,7 +52,8 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
       subtitles: result.subtitles,
       timings_ms: timings,
       audio_url: audioUrl,
-      downloads: downloadUrls(result.id, result.formats),
+      audio_format,
+      downloads: downloadUrls(result.id, result.formats, audio_format),
     });
   });
 }

@@ -18,6 +18,7 @@ import type { GoogleEndpoint } from './aligners/google.js';
 import healthRoutes from '../routes/health.js';
 import ttsRoutes from '../routes/tts.js';
 import downloadRoutes from '../routes/download.js';
+import openaiRoutes from '../routes/openai.js';
 
 export interface AppOptions {
   config: Config;
@@ -115,5 +116,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes);
   await app.register(ttsRoutes);
   await app.register(downloadRoutes);
+  await app.register(openaiRoutes);
   return app;
 }

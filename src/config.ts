@@ -59,6 +59,9 @@ const schema = z.object({
   VOICECUE_DEFAULT_VOICE: z.string().regex(VOICE_NAME).default('en-us'),
   VOICECUE_MAX_TEXT_CHARS: int(1, 1_000_000).default(20_000),
   VOICECUE_MAX_AUDIO_S: seconds(1).default(1800),
+  VOICECUE_OPENAI_MAX_INPUT: int(1, 1_000_000).default(4096),
+  VOICECUE_OPENAI_VOICES: z.string().optional(),
+  VOICECUE_OPENAI_MODELS: z.string().optional(),
   VOICECUE_MAX_WORKER_S: seconds(1).default(600),
   VOICECUE_BODY_LIMIT_BYTES: int(1024, 1024 ** 3).default(1024 * 1024),
   VOICECUE_BODY_TIMEOUT_S: seconds(1).default(10),
@@ -123,6 +126,8 @@ export interface Config {
   defaultEngine: 'espeak' | 'f5';
   defaultVoice: string;
   maxTextChars: number;
+  /** POST /v1/audio/speech: the longest `input` (never past maxTextChars), OpenAI's voice names and models. */
+  openai: OpenAIConfig;
   /** One request's budget: seconds of audio it may produce, seconds of worker time it may take. */
   maxAudioS: number;
   maxWorkerS: number;
@@ -235,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultEngine: c.VOICECUE_DEFAULT_ENGINE,
     defaultVoice: c.VOICECUE_DEFAULT_VOICE,
     maxTextChars: c.VOICECUE_MAX_TEXT_CHARS,
+    openai: openaiConfig(c.VOICECUE_OPENAI_MAX_INPUT, c.VOICECUE_MAX_TEXT_CHARS, c.VOICECUE_OPENAI_VOICES, c.VOICECUE_OPENAI_MODELS, c.VOICECUE_GPU_WORKERS),
     maxAudioS: c.VOICECUE_MAX_AUDIO_S,
     maxWorkerS: c.VOICECUE_MAX_WORKER_S,
     bodyLimitBytes: c.VOICECUE_BODY_LIMIT_BYTES,
@@ -273,6 +279,45 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retries: c.VOICECUE_GOOGLE_RETRIES,
       concurrency: c.VOICECUE_GOOGLE_CONCURRENCY,
     },
+  };
+}
+
+export interface OpenAIConfig {
+  maxInput: number;
+  /** An OpenAI voice name (alloy, nova, ...) to the eSpeak NG voice that speaks for it. */
+  voices: Record<string, string>;
+  /** An OpenAI model name to the engine that serves it (espeak and f5 also by their own names). */
+  models: Record<string, 'espeak' | 'f5'>;
+}
+
+/** OpenAI's voices as eSpeak NG voices: American English, with variants for the female and male voices. */
+export const OPENAI_VOICES: Readonly<Record<string, string>> = {
+  alloy: 'en-us', ash: 'en-us+m3', ballad: 'en-gb+m1', coral: 'en-us+f2', echo: 'en-us+m2', fable: 'en-gb',
+  nova: 'en-us+f3', onyx: 'en-us+m7', sage: 'en-us+f4', shimmer: 'en-us+f1', verse: 'en-us+m5', marin: 'en-us+f5', cedar: 'en-us+m6',
+};
+
+function openaiConfig(maxInput: number, maxText: number, voicesJson: string | undefined, modelsJson: string | undefined, gpuWorkers: number): OpenAIConfig {
+  const json = (name: string, value: string, check: z.ZodType) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw new ConfigError(`invalid configuration: ${name}: not valid JSON`);
+    }
+    const result = check.safeParse(parsed);
+    if (!result.success) throw new ConfigError(`invalid configuration: ${name}: ${result.error.issues[0]!.path.join('.') || 'value'} ${result.error.issues[0]!.message}`);
+    return result.data as Record<string, string>;
+  };
+  const voices = voicesJson
+    ? json('VOICECUE_OPENAI_VOICES', voicesJson, z.record(z.string().min(1).max(64), z.string().regex(VOICE_NAME, 'must be an eSpeak NG voice such as en-us+f3')))
+    : {};
+  const models = modelsJson ? json('VOICECUE_OPENAI_MODELS', modelsJson, z.record(z.string().min(1).max(64), z.enum(['espeak', 'f5']))) : {};
+  // The "hd" and instruction-following models get F5 where a GPU lane runs it.
+  const better = gpuWorkers > 0 ? 'f5' : 'espeak';
+  return {
+    maxInput: Math.min(maxInput, maxText),
+    voices: { ...OPENAI_VOICES, ...voices },
+    models: { 'tts-1': 'espeak', 'tts-1-hd': better, 'gpt-4o-mini-tts': better, ...models, espeak: 'espeak', f5: 'f5' } as OpenAIConfig['models'],
   };
 }
 

@@ -31,6 +31,8 @@ export const ERROR_STATUS = {
   ENGINE_UNAVAILABLE: 503,
   TIMING_UNAVAILABLE: 503,
   SIDECAR_UNAVAILABLE: 503,
+  /** ffmpeg is missing: only wav can be served. */
+  ENCODER_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,
   SIDECAR_TIMEOUT: 504,
   /** The data volume is (nearly) full: below VOICECUE_MIN_FREE_MB, or a write failed with ENOSPC. */

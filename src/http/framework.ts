@@ -27,7 +27,7 @@ export function errorHandler(err: FastifyError | ApiError, request: FastifyReque
   return reply.code(apiError.statusCode).headers(apiError.headers).send(apiError.toJSON());
 }
 
-function logError(request: FastifyRequest, apiError: ApiError, err: unknown): void {
+export function logError(request: FastifyRequest, apiError: ApiError, err: unknown): void {
   const status = apiError.statusCode;
   if (status >= 500 && status !== 503) request.log.error({ err, code: apiError.code, detail: apiError.detail }, apiError.message);
   else if (status === 503 || status === 429) request.log.warn({ code: apiError.code }, apiError.message);

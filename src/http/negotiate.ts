@@ -2,16 +2,17 @@ import { ApiError } from '../errors.js';
 
 const OFFERS = {
   json: ['application/json'],
-  audio: ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave'],
+  audio: ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave', 'audio/mpeg', 'audio/ogg', 'audio/aac', 'audio/flac', 'audio/pcm'],
+  events: ['text/event-stream'],
 } as const;
 
 /**
- * Picks JSON or WAV from an Accept header (RFC 9110): each offer takes the q of the most specific
+ * Picks JSON, audio or a server-sent event stream from an Accept header (RFC 9110): each offer takes the q of the most specific
  * range that matches it (an exact type, then a type wildcard, then the full wildcard), so an
  * explicit application/json;q=0 excludes JSON even next to a wildcard. The higher q wins; JSON
- * wins a tie and a missing header.
+ * wins a tie and a missing header, audio a tie with events.
  */
-export function negotiate(accept: string | undefined): 'json' | 'audio' {
+export function negotiate(accept: string | undefined): 'json' | 'audio' | 'events' {
   if (!accept?.trim()) return 'json';
   const ranges = accept.split(',').map((part) => {
     const [type = '', ...params] = part.trim().toLowerCase().split(';').map((p) => p.trim());
@@ -28,6 +29,10 @@ export function negotiate(accept: string | undefined): 'json' | 'audio' {
   };
   const json = qOf(OFFERS.json);
   const audio = qOf(OFFERS.audio);
-  if (json <= 0 && audio <= 0) throw new ApiError('NOT_ACCEPTABLE', 'this endpoint answers application/json or audio/wav');
+  const events = qOf(OFFERS.events);
+  if (json <= 0 && audio <= 0 && events <= 0) {
+    throw new ApiError('NOT_ACCEPTABLE', 'this endpoint answers application/json, audio (audio/wav or the audio_format asked for) or text/event-stream');
+  }
+  if (events > json && events > audio) return 'events';
   return audio > json ? 'audio' : 'json';
 }

@@ -77,6 +77,23 @@ export const progressEventSchema = z.looseObject({
 });
 export type ProgressEvent = z.infer<typeof progressEventSchema>;
 
+const pair = z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]).refine(([a, b]) => a <= b, 'must be [start, end]');
+
+/**
+ * A synthesize job's progress once a chunk (a sentence) is on disk: its characters in the text,
+ * its samples in the WAV being written (`file`, the temp name beside output_path, flushed before
+ * the event is sent), and the words timed for good so far; all chunks' words together are the
+ * result's words. Streaming reads the audio by these spans while the rest is spoken.
+ */
+export const chunkProgressSchema = progressEventSchema.extend({
+  file: z.string(),
+  sample_rate: z.number().int().positive(),
+  chars: pair,
+  samples: pair,
+  words: z.array(z.lazy(() => wordSchema)),
+});
+export type ChunkProgress = z.infer<typeof chunkProgressSchema>;
+
 // ---------------------------------------------------------------- method params and results
 
 export const wordSchema = z.object({

@@ -7,20 +7,22 @@ import { join } from 'node:path';
 import type { Format, TimingReport } from '../subtitles/index.js';
 import type { SubtitleOptionsInput } from '../subtitles/options.js';
 import type { Word } from '../types.js';
-import { AUDIO_FILE, produceAudio, type AudioRequest } from './audio.js';
+import { AUDIO_FILE, produceAudio, type AudioListener, type AudioRequest } from './audio.js';
 import { timed, type StepContext } from './context.js';
-import { encode } from './encode.js';
+import { encode, type Encoding } from './encode.js';
 import { staged } from './stage.js';
 import { writeSubtitles } from './subtitles.js';
 import { timeWords, type Timing, type TimingMethod } from './words.js';
 
-export { AUDIO_FILE } from './audio.js';
+export { AUDIO_FILE, type AudioListener } from './audio.js';
 export type { StepContext } from './context.js';
 export type { Timing } from './words.js';
 
 export interface SpeechRequest extends AudioRequest {
   subtitles: SubtitleOptionsInput;
   timingMethod?: TimingMethod;
+  /** The audio kept and answered besides the WAV (default wav: the WAV only). */
+  audioFormat?: Encoding;
 }
 
 export interface SpeechResult {
@@ -36,16 +38,22 @@ export interface SpeechResult {
   formats: Format[];
   /** The display rules applied to the cues, and the shares of cues they could not be met for; null without words. */
   subtitles: TimingReport | null;
-  audio: { file: string; contentType: string; bytes: number };
+  audio: { file: string; contentType: string; bytes: number; format: Encoding };
 }
 
 const LANGUAGE_LIKE = /^[a-z]{2,3}(?:[-_][a-z0-9]{1,8})*$/i;
 
-/** Text to speech, published whole under a new id. */
-export async function speak(ctx: StepContext, req: SpeechRequest): Promise<SpeechResult> {
+/** What a streamed request hears while its speech is made: its id first, then each chunk of audio. */
+export interface SpeechListener extends AudioListener {
+  staged?(id: string): void;
+}
+
+/** Text to speech, published whole under a new id; with a listener, the audio is handed over as it is produced. */
+export async function speak(ctx: StepContext, req: SpeechRequest, listener?: SpeechListener): Promise<SpeechResult> {
   const started = performance.now();
-  const { id, value } = await staged(ctx.store, async (_id, dir) => {
-    const audio = await produceAudio(ctx, dir, req);
+  const { id, value } = await staged(ctx.store, async (id, dir) => {
+    listener?.staged?.(id);
+    const audio = await produceAudio(ctx, dir, req, listener);
     for (const [name, ms] of Object.entries(audio.timings_ms)) ctx.timings[`worker_${name}`] = ms;
     const language = req.language ?? audio.voice.split('+')[0]!;
     const { words, timing } = await timeWords(ctx, {
@@ -57,7 +65,7 @@ export async function speak(ctx: StepContext, req: SpeechRequest): Promise<Speec
     const { formats, report } = words.length === 0
       ? { formats: [] as Format[], report: null }
       : await timed(ctx, 'subtitles', () => writeSubtitles(dir, words, req.subtitles, { duration: audio.duration, text: req.text, language }));
-    const encoded = await timed(ctx, 'encode', () => encode(dir, 'wav'));
+    const encoded = await timed(ctx, 'encode', () => encode(dir, req.audioFormat ?? 'wav', ctx.signal));
     return { audio, words, timing, formats, report, encoded };
   });
   ctx.timings.total = Math.round((performance.now() - started) * 100) / 100;
@@ -67,3 +75,4 @@ export async function speak(ctx: StepContext, req: SpeechRequest): Promise<Speec
     words, timing, formats, subtitles: report, audio: encoded,
   };
 }
+

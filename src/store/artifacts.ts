@@ -169,6 +169,19 @@ export class ArtifactStore {
     await this.enforceQuota(id).catch((err: Error) => this.log?.warn({ err: err.message }, 'applying the disk quota failed'));
   }
 
+  /**
+   * A file was added to a published result (a transcoding cached beside its WAV): with a quota
+   * its bytes count like the rest, and the oldest other results make room.
+   */
+  async added(id: string, bytes: number): Promise<void> {
+    const before = this.sizes.get(id);
+    if (this.quotaBytes <= 0 || before === undefined) return;
+    this.sizes.set(id, before + bytes);
+    this.used += bytes;
+    this.disk = undefined;
+    await this.enforceQuota(id).catch((err: Error) => this.log?.warn({ err: err.message }, 'applying the disk quota failed'));
+  }
+
   async discard(id: string): Promise<void> {
     await rm(join(this.stagingDir, assertId(id)), { recursive: true, force: true });
   }

@@ -3,6 +3,7 @@ import { VOICE_NAME } from '../config.js';
 import { subtitleOptionsSchema } from '../subtitles/index.js';
 import { contentLength } from '../text/blank.js';
 import { TIMING_METHODS } from '../pipeline/words.js';
+import { AUDIO_FORMATS } from '../audio/transcode.js';
 
 /** Code points, not UTF-16 units: an emoji is one character to the person who typed it. */
 export function codePointLength(text: string): number {
@@ -35,6 +36,8 @@ export function ttsBodySchema(maxTextChars: number) {
         .default(1),
       return_word_timings: z.boolean({ error: 'must be true or false' }).default(true),
       timing_method: z.enum(TIMING_METHODS, { error: `must be one of: ${TIMING_METHODS.join(', ')}` }).default('auto'),
+      /** The audio kept beside the WAV and answered with Accept: audio/*. */
+      audio_format: z.enum(AUDIO_FORMATS, { error: `must be one of: ${AUDIO_FORMATS.join(', ')}` }).default('wav'),
       ...subtitleOptionsSchema.shape,
     }, { error: 'must be a JSON object' })
     .strict();

@@ -62,5 +62,5 @@ t.test('encode: WAV is the file the worker wrote; a missing one fails', async (t
   const dir = t.testdir();
   await t.rejects(encode(dir, 'wav'), { code: 'ENOENT' });
   await writeFile(join(dir, AUDIO_FILE), Buffer.alloc(144));
-  t.same(await encode(dir, 'wav'), { file: AUDIO_FILE, contentType: 'audio/wav', bytes: 144 });
+  t.same(await encode(dir, 'wav'), { file: AUDIO_FILE, contentType: 'audio/wav', bytes: 144, format: 'wav' });
 });

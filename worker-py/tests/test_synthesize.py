@@ -58,6 +58,21 @@ def w(shared_worker):
     return shared_worker
 
 
+def check_progress(res, progress, text, out):
+    """One progress event a sentence, in order: char spans and sample spans that tile the text
+    and the audio, the temp file named, and words that, put together, are the result's words."""
+    total = len(progress)
+    assert [p["done"] for p in progress] == list(range(1, total + 1))
+    assert all(p["total"] == total for p in progress)
+    assert all(set(p) == {"id", "event", "done", "total", "file", "sample_rate", "chars", "samples", "words"} for p in progress)
+    assert all(p["file"].startswith(os.path.basename(out) + ".tmp-") for p in progress)
+    assert progress[0]["chars"][0] == 0 and progress[0]["samples"][0] == 0
+    for a, b in zip(progress, progress[1:]):
+        assert a["chars"][1] <= b["chars"][0] and a["samples"][1] == b["samples"][0]
+    assert progress[-1]["samples"][1] == res["samples"]
+    assert [x for p in progress for x in p["words"]] == res["words"]  # streamed words are the words
+
+
 def test_must_show_sentence(w):
     res, progress, out = ok(w, MUST_SHOW, "must.wav")
     check_wav(res, out)
@@ -69,7 +84,8 @@ def test_must_show_sentence(w):
     assert (w2025["word"], w2025["char_start"], w2025["char_end"]) == ("2025", 40, 44)
     assert w2025["end"] - w2025["start"] > 0.5  # "two thousand twenty five" is one word
     assert res["words"][0]["start"] < 0.1
-    assert progress == []  # one chunk: no progress events
+    check_progress(res, progress, MUST_SHOW, out)
+    assert [p["chars"] for p in progress] == [[0, 31], [31, len(MUST_SHOW)]]  # sentence by sentence
     assert not [f for f in os.listdir(str(w.data_dir)) if ".tmp-" in f]
 
 
@@ -118,7 +134,8 @@ def test_long_text_is_chunked_with_progress_and_monotonic_times(w):
     assert len(progress) >= 2
     total = progress[0]["total"]
     assert [p["done"] for p in progress] == list(range(1, total + 1))
-    assert all(p["total"] == total and set(p) == {"id", "event", "done", "total"} for p in progress)
+    check_progress(res, progress, text, out)
+
     assert res["words"][-1]["end"] > res["duration"] - 1.0
 
 

@@ -117,3 +117,21 @@ def test_content_span_counts_code_points_and_keeps_inner_blanks():
     assert content_span("\ufeff  Hello, world! 2025 \x1f") == (3, 21)
     assert content_span("\u0085😀 a\u3000b 😀\u2029") == (1, 8)  # an emoji is one code point
     assert content_span("a\ufeffb") == (0, 3)
+
+
+def test_sentence_chunks_cut_where_espeak_pauses():
+    from voicecue_worker.text import sentence_chunks
+
+    def parts(t):
+        spans = sentence_chunks(t, 1000)
+        assert spans[0][0] == 0 and spans[-1][1] == len(t)
+        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))  # no gaps
+        return [t[a:b] for a, b in spans]
+
+    assert parts("Hello world. This is it! And more?  Yes.\n\nnew para") == [
+        "Hello world. ", "This is it! ", "And more?  ", "Yes.\n\n", "new para"]
+    # abbreviations, single letters and a lowercase word after the dot are not sentence ends
+    assert parts("Dr. Smith met Mr. Jones. Then e.g. a. b. went. on") == ["Dr. Smith met Mr. Jones. ", "Then e.g. a. b. went. on"]
+    assert parts("a. b. c. d. e. ") == ["a. b. c. d. e. "]
+    long = "word " * 300 + "end. Next."
+    assert [len(p) <= 1000 for p in parts(long)] == [True] * len(parts(long))

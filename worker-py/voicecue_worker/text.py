@@ -219,6 +219,46 @@ def split_chunks(text: str, limit: int = 1000) -> List[Span]:
     return chunks
 
 
+# Words after which a full stop is no sentence end ("Dr. Smith"): espeak does not pause there,
+# so neither may a cut (each chunk ends with a sentence pause).
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr st jr sr prof vs etc inc ltd co no vol fig gen col lt sgt capt rev mt ft approx dept est".split()
+)
+_WORD_BEFORE = re.compile(r"([^\W\d_]+)\.$")
+
+
+def _ends_sentence(text: str, end: int, cut: int) -> bool:
+    """Whether the sentence end matched at ``text[..end]`` (the cut at ``cut``) is one espeak
+    speaks as such: not after an abbreviation or a single letter, not before a lowercase word."""
+    nxt = text[cut:cut + 1]
+    if nxt and nxt.islower():
+        return False
+    head = text[max(0, end - 12):end].rstrip("\"'\u201d\u2019)] \t\r\n")
+    m = _WORD_BEFORE.search(head)
+    if m and (len(m.group(1)) == 1 or m.group(1).lower() in _ABBREVIATIONS):
+        return False
+    return True
+
+
+def sentence_chunks(text: str, limit: int = 1000) -> List[Span]:
+    """Split ``text`` into its sentences: consecutive spans that cover it with no gaps, each
+    ending after a sentence end (and the whitespace after it); a sentence longer than ``limit``
+    is cut as ``split_chunks`` cuts. Synthesized one by one, so the first sentence's audio can
+    leave while the rest is still being spoken. Only ends espeak itself pauses at are cut at."""
+    chunks: List[Span] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        cut = m.end()
+        if cut <= start or cut >= len(text):
+            continue
+        if "\n" not in m.group() and not _ends_sentence(text, m.start() + len(m.group().rstrip()), cut):
+            continue
+        chunks.extend((start + a, start + b) for a, b in split_chunks(text[start:cut], limit))
+        start = cut
+    chunks.extend((start + a, start + b) for a, b in split_chunks(text[start:], limit))
+    return chunks
+
+
 # libespeak-ng drops the rest of a clause whose phonemes overflow its buffer: a long run of
 # numbers ("1900 1901 1902 ..." is spoken up to about 1950) or of CJK without punctuation. A
 # run thick with digits or CJK that is longer than this is given to espeak in pieces.

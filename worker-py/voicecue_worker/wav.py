@@ -75,6 +75,10 @@ class WavWriter:
         self._f.write(pcm)
         self.data_bytes += len(pcm)
 
+    def flush(self) -> None:
+        """Hand what was written to the OS, so a reader of the temp file sees it."""
+        self._f.flush()
+
     @property
     def frames(self) -> int:
         return self.data_bytes // (2 * self.channels)

@@ -105,19 +105,22 @@ class WordTimer:
             last[cur] = sample_offset + chunk_samples
         self.cur = cur
 
-    def words(self, total_samples: int, sample_rate: int, source: str = "espeak") -> List[dict]:
+    def words(self, total_samples: int, sample_rate: int, source: str = "espeak", upto: Optional[int] = None) -> List[dict]:
         """The words with times in seconds (millisecond precision), in order, non-overlapping,
-        each with end > start, all inside the audio. Empty when nothing could be timed."""
-        n = len(self.spans)
+        each with end > start, all inside the audio. Empty when nothing could be timed.
+
+        ``upto``: only the first ``upto`` words, as if the text ended there (the words of the
+        chunks spoken so far, for streaming)."""
+        n = len(self.spans) if upto is None else min(upto, len(self.spans))
         if n == 0 or total_samples <= 0:
             return []
-        first = list(self.first)
+        first = self.first[:n]
         timed = [i for i in range(n) if first[i] is not None]
         if not timed:
             if not self.spoke:
                 return []
             # speech without usable word events: spread the words over the audio
-            bounds = _split_by_length(self.spans, 0, total_samples)
+            bounds = _split_by_length(self.spans[:n], 0, total_samples)
             return self._emit(bounds, total_samples, sample_rate, source)
 
         # end of each timed word: its last phoneme's end, else the next timed word's start

@@ -46,7 +46,7 @@ from ..aligners.native import EV_END, EV_MSG_TERMINATED, EV_PHONEME, EV_WORD, Wo
 from .. import wav
 from ..errors import CANCELLED, ENGINE_FAILED, NO_SPEECH, UNKNOWN_VOICE, RpcError
 from ..plugins import Engine, Job
-from ..text import espeak_pieces, is_cjk, split_chunks
+from ..text import espeak_pieces, is_cjk, sentence_chunks
 
 log = logging.getLogger("voicecue.espeak")
 
@@ -121,7 +121,6 @@ _EV_FMT = struct.Struct(
 assert _EV_FMT.size == EV_SIZE
 # parent <- child messages: a tag (A audio, P progress, W warning, R result, E error) and a length
 _MSG = struct.Struct("=cI")
-_PROGRESS = struct.Struct("=II")
 _WANTED = frozenset((EV_WORD, EV_END, EV_MSG_TERMINATED, EV_PHONEME))
 _UNDERSCORE = 0x5F
 
@@ -485,7 +484,7 @@ class EspeakEngine(Engine):
         voice: Voice,
         speed: float,
         sink: Callable[[bytes], None],
-        progress: Optional[Callable[[int, int], None]] = None,
+        progress: Optional[Callable[[int, int, dict], None]] = None,
         should_stop: Optional[Callable[[], bool]] = None,
         isolate: Optional[bool] = None,
     ) -> Tuple[int, List[dict], int]:
@@ -513,32 +512,56 @@ class EspeakEngine(Engine):
             self._should_stop = None
 
     def _speak_all(self, text, spans, voice, speed, sink, progress, warn) -> Tuple[int, List[dict], int]:
+        """Speak sentence by sentence. After each one ``progress(done, total, chunk)`` gets its
+        char span, its sample span and the words timed for good so far (``_settled``), so a
+        caller can pass the audio on while the rest is spoken."""
         rate = int(round(espeakRATE_NORMAL * speed))
         self._select(voice, rate)
         ends = [e for _, e in spans]
         chunks = []
-        for cs, ce in split_chunks(text, CHUNK_CHARS):
+        for cs, ce in sentence_chunks(text, CHUNK_CHARS):
             k = bisect_right(ends, cs)  # the first word ending after the chunk's start
             if k < len(spans) and spans[k][0] < ce:  # a chunk with no word is not spoken
                 chunks.append((cs, ce))
         timer = WordTimer(text, spans)
         total = 0
+        emitted = 0
+        words: List[dict] = []
         try:
             for k, (cs, ce) in enumerate(chunks):
                 cuts = 0
+                begin = total
                 for ps, pe, clause_end in espeak_pieces(text, cs, ce):
                     total, extra = self._speak_piece(text, ps, pe, clause_end, timer, total, sink)
                     cuts += extra
                 if cuts:  # one line per chunk, however many cuts it took
                     warn("espeak-ng's phoneme list overflowed in characters %d..%d (a dense "
                          "clause); spoke it again in %d more pieces", cs, ce, cuts)
-                if progress is not None and len(chunks) > 1:
-                    progress(k + 1, len(chunks))
+                last = k + 1 == len(chunks)
+                if last:
+                    words = timer.words(total, self.sample_rate)
+                    settled, emitted = words[emitted:], len(spans)
+                else:
+                    settled, emitted = self._settled(timer, ce, total, emitted)
+                if progress is not None:
+                    progress(k + 1, len(chunks), {"chars": [cs, ce], "samples": [begin, total], "words": settled})
         finally:
             self._sink = None
             self._events = []
-        words = timer.words(total, self.sample_rate)
         return total, words, len(chunks)
+
+    def _settled(self, timer: WordTimer, char_end: int, total: int, emitted: int) -> Tuple[List[dict], int]:
+        """The words after ``emitted`` whose times the rest of the text can no longer change:
+        those before the last timed word of what was spoken (that word's end, and the share of
+        any untimed words after it, depend on what comes next). Timed as if the text ended at
+        ``char_end``, which gives them exactly the times the whole text will."""
+        hi = bisect_left(timer.starts, char_end)
+        last = hi - 1
+        while last > emitted and timer.first[last] is None:
+            last -= 1
+        if last <= emitted:
+            return [], emitted
+        return timer.words(total, self.sample_rate, upto=hi)[emitted:last], last
 
     # ---------------------------------------------------------------- one synthesis per child
     # Why: libespeak-ng 1.51 keeps state between espeak_Synth calls that no API call resets.
@@ -599,7 +622,7 @@ class EspeakEngine(Engine):
                     sink(payload)
                 elif tag == b"P":
                     if progress is not None:
-                        progress(*_PROGRESS.unpack(payload))
+                        progress(*pickle.loads(payload))
                 elif tag == b"W":
                     log.warning("%s", payload.decode("utf-8", "replace"))
                 elif tag == b"R":
@@ -648,7 +671,7 @@ class EspeakEngine(Engine):
 
             try:
                 result = self._speak_all(text, spans, voice, speed, lambda b: send(b"A", b),
-                                         lambda d, t: send(b"P", _PROGRESS.pack(d, t)), warn)
+                                         lambda d, t, c: send(b"P", pickle.dumps((d, t, c), pickle.HIGHEST_PROTOCOL)), warn)
                 send(b"R", pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
             except RpcError as e:
                 send(b"E", pickle.dumps((e.code, e.message)))
@@ -673,7 +696,15 @@ class EspeakEngine(Engine):
         voice = self.resolve_voice(params.voice or params.language or "en-us")
         t0 = time.perf_counter()
         with wav.WavWriter(out_path, self.sample_rate, max_seconds=params.max_audio_s) as w:
-            samples, words, chunks = self.speak(text, spans, voice, params.speed, w.write, job.progress, job.should_stop)
+            file = os.path.basename(w.tmp_path)
+
+            def progress(done: int, total: int, chunk: dict) -> None:
+                # The chunk's samples are on disk before the gateway hears of them: it streams
+                # them from the growing temp file by their span.
+                w.flush()
+                job.progress(done, total, file=file, sample_rate=self.sample_rate, **chunk)
+
+            samples, words, chunks = self.speak(text, spans, voice, params.speed, w.write, progress, job.should_stop)
             if samples == 0 or not words:
                 raise RpcError(NO_SPEECH, "espeak produced no speech for this text")
             t1 = time.perf_counter()

@@ -1,0 +1,93 @@
+/**
+ * The OpenAI-compatible surface: POST /v1/audio/speech, GET /v1/models, GET /v1/audio/voices
+ * (and /v1/audio/models, which Open WebUI-style clients ask for). Errors here, and only here,
+ * are in OpenAI's shape. Each speech is also a stored voicecue result (X-Voicecue-Id, Location):
+ * its words and subtitles download like /tts's.
+ */
+import type { FastifyInstance } from 'fastify';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { clientGone } from '../src/http/abort.js';
+import { jsonBody } from '../src/http/body.js';
+import { speak } from '../src/pipeline/index.js';
+import { downloadPath } from '../src/tts/formats.js';
+import { openaiErrorHandler, ParamError } from '../src/openai/errors.js';
+import { speechBodySchema, type SpeechBody } from '../src/openai/schema.js';
+import { resolveModel, resolveVoice, voiceLibraryOf } from '../src/openai/voices.js';
+import { streamSpeech } from '../src/openai/stream.js';
+import type { EngineName } from '../src/services/workers.js';
+
+/** What each engine can do with `speed` (espeak's rate 87..350 words a minute). */
+const ENGINE_SPEED: Record<EngineName, { min: number; max: number }> = { espeak: { min: 0.5, max: 2 }, f5: { min: 0.5, max: 2 } };
+/** Engines that follow `instructions` (none yet: F5 takes its style from the reference voice). */
+const FOLLOWS_INSTRUCTIONS: ReadonlySet<EngineName> = new Set();
+/** /v1/models' `created`: fixed, so the answer never changes under a client's cache. */
+const CREATED = 1_735_689_600; // 2025-01-01
+
+export default async function openaiRoutes(app: FastifyInstance): Promise<void> {
+  app.setErrorHandler(openaiErrorHandler);
+  const schema = speechBodySchema(app.config.openai.maxInput);
+
+  app.post('/v1/audio/speech', async (request, reply) => {
+    const body = parseSpeech(schema, jsonBody(request));
+    const { config, workers, store } = app;
+    const model = resolveModel(config.openai, body.model);
+    const { engine, voice, notices } = await resolveVoice(config.openai, workers, voiceLibraryOf(app), model, body.voice);
+    const range = ENGINE_SPEED[engine];
+    const speed = Math.min(range.max, Math.max(range.min, body.speed));
+    if (speed !== body.speed) notices.push(`speed ${body.speed} is outside ${engine}'s ${range.min}-${range.max}: spoken at ${speed}`);
+    if (body.instructions !== undefined && !FOLLOWS_INSTRUCTIONS.has(engine)) notices.push(`instructions are ignored: ${engine} does not follow them`);
+    reply
+      .header('x-voicecue-engine', engine)
+      .header('x-voicecue-voice', voice)
+      .header('x-voicecue-speed', String(speed));
+    if (body.instructions !== undefined) reply.header('x-voicecue-instructions', FOLLOWS_INSTRUCTIONS.has(engine) ? 'applied' : 'ignored');
+    if (notices.length) reply.header('x-voicecue-notice', notices.join('; '));
+
+    const signal = clientGone(reply);
+    const timings: Record<string, number> = {};
+    const ctx = { config, workers, store, log: request.log, signal, timings };
+    const speech = { engine, text: body.input, voice, language: null, speed, subtitles: {} };
+    if (body.stream_format) return streamSpeech(ctx, reply, speech, body.response_format, body.stream_format);
+
+    const result = await speak(ctx, { ...speech, audioFormat: body.response_format });
+    request.log.info({ id: result.id, engine, format: body.response_format, words: result.words.length, timings_ms: timings }, 'speech');
+    const format = body.response_format;
+    return reply
+      .header('content-type', result.audio.contentType)
+      .header('content-length', result.audio.bytes)
+      .header('x-voicecue-id', result.id)
+      .header('x-voicecue-duration', String(result.duration))
+      .header('location', downloadPath(result.id, format))
+      .send(createReadStream(join(store.artifactsDir, result.id, result.audio.file)));
+  });
+
+  app.get('/v1/models', async () => ({
+    object: 'list',
+    data: Object.keys(app.config.openai.models).map((id) => ({ id, object: 'model', created: CREATED, owned_by: 'voicecue' })),
+  }));
+
+  // Open WebUI asks its TTS server for {models: [{id}]} and {voices: [{id, name}]}.
+  app.get('/v1/audio/models', async () => ({ models: Object.keys(app.config.openai.models).map((id) => ({ id })) }));
+
+  app.get('/v1/audio/voices', async () => {
+    const named = Object.entries(app.config.openai.voices).map(([id, voice]) => ({ id, name: id, engine: 'espeak' as const, voice }));
+    const stored = (await voiceLibraryOf(app)?.list()) ?? [];
+    return { voices: [...named, ...stored.map((v) => ({ id: v.id, name: v.name, engine: v.engine, voice: v.voice }))] };
+  });
+}
+
+/** The body, or a 400 that names the field (OpenAI's `param`). */
+function parseSpeech(schema: ReturnType<typeof speechBodySchema>, raw: unknown): SpeechBody {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const param = issue.path.map(String).join('.') || null;
+    const message = param ? `${param} ${issue.message}` : `the body ${issue.message}`;
+    throw new ParamError(param ?? 'body', message);
+  }
+  const body = parsed.data;
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(body.input)) throw new ParamError('input', 'input contains an unpaired UTF-16 surrogate');
+  return body;
+}
+
