@@ -19,6 +19,7 @@ import healthRoutes from '../routes/health.js';
 import ttsRoutes from '../routes/tts.js';
 import downloadRoutes from '../routes/download.js';
 import openaiRoutes from '../routes/openai.js';
+import alignRoutes from '../routes/align.js';
 
 export interface AppOptions {
   config: Config;
@@ -117,5 +118,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(ttsRoutes);
   await app.register(downloadRoutes);
   await app.register(openaiRoutes);
+  await app.register(alignRoutes);
   return app;
 }

@@ -59,6 +59,9 @@ const schema = z.object({
   VOICECUE_DEFAULT_VOICE: z.string().regex(VOICE_NAME).default('en-us'),
   VOICECUE_MAX_TEXT_CHARS: int(1, 1_000_000).default(20_000),
   VOICECUE_MAX_AUDIO_S: seconds(1).default(1800),
+  VOICECUE_MAX_UPLOAD_BYTES: int(1024, 8 * 1024 ** 3).default(256 * 1024 ** 2),
+  VOICECUE_MAX_ALIGN_S: seconds(1).default(7200),
+  VOICECUE_MAX_ALIGN_TEXT_CHARS: int(1, 10_000_000).default(200_000),
   VOICECUE_OPENAI_MAX_INPUT: int(1, 1_000_000).default(4096),
   VOICECUE_OPENAI_VOICES: z.string().optional(),
   VOICECUE_OPENAI_MODELS: z.string().optional(),
@@ -131,6 +134,8 @@ export interface Config {
   /** One request's budget: seconds of audio it may produce, seconds of worker time it may take. */
   maxAudioS: number;
   maxWorkerS: number;
+  /** POST /align: the largest audio upload, its longest duration, its longest transcript. */
+  align: { maxUploadBytes: number; maxAudioS: number; maxTextChars: number };
   bodyLimitBytes: number;
   /** A request's headers and body must arrive within this: a body trickled byte by byte is cut. */
   bodyTimeoutMs: number;
@@ -243,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     openai: openaiConfig(c.VOICECUE_OPENAI_MAX_INPUT, c.VOICECUE_MAX_TEXT_CHARS, c.VOICECUE_OPENAI_VOICES, c.VOICECUE_OPENAI_MODELS, c.VOICECUE_GPU_WORKERS),
     maxAudioS: c.VOICECUE_MAX_AUDIO_S,
     maxWorkerS: c.VOICECUE_MAX_WORKER_S,
+    align: { maxUploadBytes: c.VOICECUE_MAX_UPLOAD_BYTES, maxAudioS: c.VOICECUE_MAX_ALIGN_S, maxTextChars: c.VOICECUE_MAX_ALIGN_TEXT_CHARS },
     bodyLimitBytes: c.VOICECUE_BODY_LIMIT_BYTES,
     bodyTimeoutMs: Math.round(c.VOICECUE_BODY_TIMEOUT_S * 1000),
     maxConnections: c.VOICECUE_MAX_CONNECTIONS,

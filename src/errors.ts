@@ -16,6 +16,8 @@ export const ERROR_STATUS = {
   REQUEST_TIMEOUT: 408,
   PRECONDITION_FAILED: 412,
   PAYLOAD_TOO_LARGE: 413,
+  /** POST /align: the recording is longer than VOICECUE_MAX_ALIGN_S. */
+  AUDIO_TOO_LONG: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RANGE_NOT_SATISFIABLE: 416,
   RATE_LIMITED: 429,
@@ -23,6 +25,8 @@ export const ERROR_STATUS = {
   TOO_MANY_CONNECTIONS: 429,
   UNKNOWN_VOICE: 422,
   NO_SPEECH: 422,
+  /** POST /align: the upload is not a recording ffmpeg can decode, or holds no sound. */
+  INVALID_AUDIO: 422,
   BUDGET_EXCEEDED: 422,
   INVALID_PARAMS: 422,
   CANCELLED: 499,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ERROR_STATUS } from '../src/errors.js';
 import { ttsBodySchema } from '../src/tts/request.js';
+import { ALIGN_METHODS, alignFieldsSchema } from '../src/align/request.js';
 import { DOWNLOAD_FORMATS } from '../src/tts/formats.js';
 import { ROOT } from './helpers.js';
 
@@ -20,6 +21,15 @@ t.test('the /tts request fields match the validator', async (t) => {
   t.same(spec.components.schemas.TtsRequest.required, ['text']);
 });
 
+t.test('the /align form fields match the validator, with its defaults', async (t) => {
+  const schema = alignFieldsSchema(200_000);
+  const props = spec.components.schemas.AlignRequest.properties as Record<string, { default?: unknown; enum?: string[] }>;
+  t.same(Object.keys(props).sort(), ['audio', ...Object.keys(schema.shape)].sort());
+  const applied = schema.parse({ text: 'x' }) as Record<string, unknown>;
+  for (const [field, prop] of Object.entries(props)) if (!['audio', 'text', 'language'].includes(field)) t.same(applied[field], prop.default, `default of ${field}`);
+  t.same(props.timing_method!.enum, [...ALIGN_METHODS]);
+});
+
 t.test('the defaults the spec states are the ones the validator applies', async (t) => {
   const applied = ttsBodySchema(20_000).parse({ text: 'x' }) as Record<string, unknown>;
   for (const [field, prop] of Object.entries(spec.components.schemas.TtsRequest.properties as Record<string, { default?: unknown }>)) {
@@ -33,5 +43,5 @@ t.test('the download formats match the table', async (t) => {
 });
 
 t.test('every route has an operation', async (t) => {
-  t.same(Object.keys(spec.paths).sort(), ['/download/{id}', '/health', '/health/live', '/tts']);
+  t.same(Object.keys(spec.paths).sort(), ['/align', '/download/{id}', '/health', '/health/live', '/tts']);
 });

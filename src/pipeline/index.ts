@@ -1,9 +1,12 @@
 /**
  * The request pipeline: stage → audio (engine) → words (aligner chain) → subtitles → encode →
  * publish. Each step is its own module; a route composes the steps it needs (/tts all of them;
- * /align, when it comes, everything but the engine).
+ * /align everything but the engine: its audio is decoded from the upload instead).
  */
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { decodeToWav } from '../audio/decode.js';
+import { ApiError } from '../errors.js';
 import type { Format, TimingReport } from '../subtitles/index.js';
 import type { SubtitleOptionsInput } from '../subtitles/options.js';
 import type { Word } from '../types.js';
@@ -76,3 +79,41 @@ export async function speak(ctx: StepContext, req: SpeechRequest, listener?: Spe
   };
 }
 
+export interface AlignRequest {
+  text: string;
+  language: string | null;
+  timingMethod: TimingMethod;
+  subtitles: SubtitleOptionsInput;
+}
+
+export type AlignResult = Omit<SpeechResult, 'engine' | 'voice' | 'subtitles'> & { subtitles: TimingReport };
+
+/** The upload's name in the staging folder: a fixed name, never the client's. */
+export const UPLOAD_FILE = 'upload.bin';
+
+/**
+ * Audio the client brought, timed against its script. `receive` writes the upload into the
+ * staging folder as UPLOAD_FILE and returns the fields sent with it; the upload is decoded once
+ * to the WAV the aligners read and then removed. No aligner able to time it is a 503 (nothing is
+ * kept): unlike /tts there is no audio to deliver without the words.
+ */
+export async function align(ctx: StepContext, receive: (dir: string) => Promise<AlignRequest>): Promise<AlignResult> {
+  const started = performance.now();
+  const { id, value } = await staged(ctx.store, async (_id, dir) => {
+    const req = await timed(ctx, 'upload', () => receive(dir));
+    const upload = join(dir, UPLOAD_FILE);
+    const decoded = await timed(ctx, 'decode', () => decodeToWav(upload, join(dir, AUDIO_FILE), ctx.config.align.maxAudioS, ctx.signal));
+    await rm(upload);
+    const { words, timing } = await timeWords(ctx, {
+      audioPath: join(dir, AUDIO_FILE), text: req.text, language: req.language, engine: 'upload', engineWords: [], method: req.timingMethod,
+    });
+    if (words.length === 0) throw new ApiError('TIMING_UNAVAILABLE', timing.error!.message, {}, { skipped: timing.skipped });
+    const { formats, report } = await timed(ctx, 'subtitles', () =>
+      writeSubtitles(dir, words, req.subtitles, { duration: decoded.duration, text: req.text, language: req.language }));
+    const encoded = await encode(dir, 'wav');
+    return { decoded, words, timing, formats, report, encoded };
+  });
+  ctx.timings.total = Math.round((performance.now() - started) * 100) / 100;
+  const { decoded, words, timing, formats, report, encoded } = value;
+  return { id, sample_rate: decoded.sampleRate, samples: decoded.samples, duration: decoded.duration, words, timing, formats, subtitles: report, audio: encoded };
+}

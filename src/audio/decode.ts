@@ -1,0 +1,67 @@
+/**
+ * Decoding an uploaded recording (any format ffmpeg reads) into the WAV every aligner reads:
+ * 16-bit mono at 24 kHz, the engines' own rate. Only real audio containers are opened, from a
+ * file and nothing else, so a playlist or concat file cannot make ffmpeg read other files.
+ */
+import { execa } from 'execa';
+import { open } from 'node:fs/promises';
+import { ApiError } from '../errors.js';
+import { clip } from '../http/clip.js';
+import { FFMPEG, PCM_RATE } from './transcode.js';
+
+/** Demuxers of audio formats people upload (mov covers mp4 and m4a; matroska covers webm). */
+const DEMUXERS = 'wav,w64,mp3,flac,ogg,mov,mp4,m4a,matroska,webm,aac,aiff,caf,au,amr,wv,ape,tta,mpc,asf,wma,opus';
+
+export interface Decoded {
+  samples: number;
+  sampleRate: number;
+  duration: number;
+}
+
+/**
+ * Decodes the first audio stream of `input` into `output`. Decoding stops just past `maxS`
+ * seconds, so an over-long file costs no more than the limit to refuse (413 AUDIO_TOO_LONG).
+ * A file that is not audio is 422 INVALID_AUDIO with ffmpeg's reason.
+ */
+export async function decodeToWav(input: string, output: string, maxS: number, signal: AbortSignal): Promise<Decoded> {
+  const args = [
+    '-nostdin', '-hide_banner', '-loglevel', 'error', '-y',
+    '-protocol_whitelist', 'file', '-format_whitelist', DEMUXERS, '-i', input,
+    '-map', '0:a:0', '-vn', '-sn', '-dn', '-map_metadata', '-1',
+    '-ac', '1', '-ar', String(PCM_RATE), '-c:a', 'pcm_s16le', '-t', String(maxS + 0.5), '-f', 'wav', output,
+  ];
+  try {
+    await execa(FFMPEG, args, { stdin: 'ignore', stdout: 'ignore', cancelSignal: signal, forceKillAfterDelay: 1000, maxBuffer: { stderr: 64 * 1024 } });
+  } catch (err) {
+    const e = err as { isCanceled?: boolean; code?: string; stderr?: string };
+    if (e.isCanceled || signal.aborted) throw new ApiError('CANCELLED', 'the client went away; decoding stopped');
+    if (e.code === 'ENOENT') throw new ApiError('ENCODER_UNAVAILABLE', `ffmpeg is not installed (${FFMPEG}): uploads cannot be decoded`);
+    const said = String(e.stderr ?? '').trim().split('\n').pop() ?? '';
+    throw new ApiError('INVALID_AUDIO', `audio could not be decoded as a recording${said ? `: ${clip(said.replace(/^[^:]*: /, ''), 160)}` : ''}`);
+  }
+  const samples = await wavSamples(output);
+  const duration = samples / PCM_RATE;
+  if (samples === 0) throw new ApiError('INVALID_AUDIO', 'audio holds no sound: its audio stream is empty');
+  if (duration > maxS) throw new ApiError('AUDIO_TOO_LONG', `audio is longer than the limit of ${maxS} s`);
+  return { samples, sampleRate: PCM_RATE, duration };
+}
+
+/** Samples in a 16-bit mono WAV that ffmpeg wrote to a file (it seeks back to fill in the data size). */
+async function wavSamples(path: string): Promise<number> {
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    const head = Buffer.alloc(Math.min(size, 4096));
+    await file.read(head, 0, head.length, 0);
+    let at = 12;
+    while (at + 8 <= head.length) {
+      const id = head.toString('ascii', at, at + 4);
+      const length = head.readUInt32LE(at + 4);
+      if (id === 'data') return Math.floor(Math.min(length, size - at - 8) / 2);
+      at += 8 + length + (length % 2);
+    }
+    return 0;
+  } finally {
+    await file.close();
+  }
+}
