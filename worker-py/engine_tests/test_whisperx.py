@@ -4,69 +4,17 @@ recorder around whisperx.alignment.align), with a tiny random wav2vec2 model the
 folder and names in VOICECUE_ALIGN_MODELS. Audio from the espeak-ng CLI at 22050 Hz, which the
 aligner resamples to 16 kHz."""
 import json
-import os
-import queue
 import subprocess
-import sys
-import threading
 import wave
 from pathlib import Path
 
 import pytest
 
 from tiny_align import build_align_model, build_punkt
+from worker import Worker
 from voicecue_worker.text import tokenize
 
-HERE = Path(__file__).resolve().parent
-WORKER_DIR = HERE.parent
 TEXT = "In 2025 the ticket cost $4.50, up 12% on last year.\nThanks, everyone!"
-
-
-class Worker:
-    def __init__(self, env):
-        full = dict(os.environ)
-        full["PYTHONPATH"] = os.pathsep.join([str(HERE / "spy"), full.get("PYTHONPATH", "")])
-        full.update(env)
-        self.proc = subprocess.Popen([sys.executable, "-m", "voicecue_spy", "--lane", "gpu"], cwd=WORKER_DIR, env=full,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.lines = queue.Queue()
-        self.stderr = []
-        threading.Thread(target=self._out, daemon=True).start()
-        threading.Thread(target=self._err, daemon=True).start()
-        self.next_id = 0
-        self.ready = self.recv(timeout=240)
-        assert self.ready.get("event") == "ready", self.ready
-
-    def _out(self):
-        for line in self.proc.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def _err(self):
-        for line in self.proc.stderr:
-            self.stderr.append(line.decode("utf-8", "replace"))
-
-    def recv(self, timeout=240):
-        line = self.lines.get(timeout=timeout)
-        assert line is not None, "worker exited:\n" + "".join(self.stderr[-40:])
-        return json.loads(line)  # every protocol line is JSON: whisperx's own logging went to stderr
-
-    def call(self, method, params=None):
-        self.next_id += 1
-        rid = self.next_id
-        self.proc.stdin.write((json.dumps({"id": rid, "method": method, "params": params}) + "\n").encode())
-        self.proc.stdin.flush()
-        while True:
-            msg = self.recv()
-            if msg.get("id") == rid and msg.get("event") != "progress":
-                return msg
-
-    def close(self):
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def espeak(path: Path, text: str) -> float:

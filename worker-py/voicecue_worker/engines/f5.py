@@ -277,7 +277,7 @@ class F5Engine(Engine):
                 if audio is None or len(audio) == 0:
                     raise RpcError(NO_SPEECH, "f5 produced no audio for chunk %d (%r)" % (i, piece[:40]))
                 start, end = mix.add(audio)
-                out_chunks.append({"char_start": a, "char_end": b, "start": start / SAMPLE_RATE, "end": end / SAMPLE_RATE})
+                out_chunks.append({"char_start": a, "char_end": b, "start": round(start / SAMPLE_RATE, 4), "end": round(end / SAMPLE_RATE, 4)})
                 job.progress(i + 1, len(chunks), chunk=out_chunks[-1])
             samples = mix.close()
             writer.commit()
@@ -295,7 +295,7 @@ class F5Engine(Engine):
             "samples": samples,
             "duration": round(duration, 3),
             "words": [],
-            "chunks": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in c.items()} for c in out_chunks],
+            "chunks": out_chunks,
             "seed": seed,
             "dropped": self.dropped,
             "notes": notes,
