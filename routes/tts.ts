@@ -1,29 +1,68 @@
-import type { FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
+import { formValues } from '../src/align/request.js';
+import { ApiError } from '../src/errors.js';
 import { clientGone } from '../src/http/abort.js';
 import { assertWellFormed, jsonBody, parseOrThrow } from '../src/http/body.js';
+import { MAX_FORM_FIELDS, readForm } from '../src/http/form.js';
 import { negotiate } from '../src/http/negotiate.js';
-import { speak } from '../src/pipeline/index.js';
-import { ttsBodySchema } from '../src/tts/request.js';
+import { speak, type SpeechRequest } from '../src/pipeline/index.js';
+import { F5_OPTIONS, ttsBodySchema, type TtsBody } from '../src/tts/request.js';
 import { downloadPath, downloadUrls } from '../src/tts/formats.js';
 
 export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
   const schema = ttsBodySchema(app.config.maxTextChars);
+  // multipart (a reference recording for f5) only here and on /align; everything else is JSON.
+  await app.register(multipart, { limits: { fileSize: app.config.align.maxUploadBytes, files: 1, fields: MAX_FORM_FIELDS, parts: MAX_FORM_FIELDS + 1, fieldSize: 4 * app.config.maxTextChars + 1024 } });
+
+  /** The validated body as the pipeline takes it; f5's fields are refused for other engines. */
+  const toRequest = (body: TtsBody, uploaded: boolean): { req: SpeechRequest; body: TtsBody } => {
+    assertWellFormed(body.text);
+    const { config } = app;
+    const { text, engine = config.defaultEngine, voice, language, speed, return_word_timings: _, timing_method, audio_format, ref_text, ...rest } = body;
+    const options: Record<string, number | boolean> = {};
+    const subtitles: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(rest)) {
+      if ((F5_OPTIONS as string[]).includes(k)) options[k] = v as number | boolean;
+      else subtitles[k] = v;
+    }
+    const f5Only = [...Object.keys(options), ...(ref_text !== undefined ? ['ref_text'] : []), ...(uploaded ? ['ref_audio'] : [])];
+    if (engine !== 'f5' && f5Only.length) throw new ApiError('VALIDATION_ERROR', `${f5Only.join(', ')} ${f5Only.length > 1 ? 'are' : 'is'} for engine f5 (a cloned voice); engine ${engine} does not take ${f5Only.length > 1 ? 'them' : 'it'}`);
+    if (ref_text !== undefined && !uploaded) throw new ApiError('VALIDATION_ERROR', 'ref_text comes with ref_audio: send both as multipart/form-data');
+    return {
+      body,
+      req: {
+        engine, text, voice: voice ?? (language ? null : config.defaultVoice), language: language ?? null, speed, subtitles, timingMethod: timing_method, audioFormat: audio_format,
+        ...(Object.keys(options).length ? { options } : {}),
+        ...(uploaded ? { uploadedReference: { text: ref_text ?? '' } } : {}),
+      },
+    };
+  };
+
+  /** A multipart /tts: the fields as the JSON body's, and ref_audio written into the staging folder. */
+  const receive = (request: FastifyRequest, got: (body: TtsBody) => void) => async (dir: string): Promise<SpeechRequest> => {
+    const { fields, hasFile } = await readForm(request, dir, 'ref_audio', app.config.align.maxUploadBytes);
+    const { req, body } = toRequest(parseOrThrow(schema, formValues(schema, fields)), hasFile);
+    got(body);
+    return req;
+  };
 
   app.post('/tts', async (request, reply) => {
-    const raw = jsonBody(request);
+    const form = request.isMultipart();
     const answer = negotiate(request.headers.accept);
     const wantsAudio = answer === 'audio';
-    const body = parseOrThrow(schema, raw);
-    assertWellFormed(body.text);
+    let body: TtsBody | undefined;
+    let req: SpeechRequest | undefined;
+    if (!form) ({ req, body } = toRequest(parseOrThrow(schema, jsonBody(request)), false));
     const { config, workers, store } = app;
     const timings: Record<string, number> = {};
-    const { text, engine = config.defaultEngine, voice, language, speed, return_word_timings, timing_method, audio_format, ...subtitles } = body;
     const result = await speak(
       { config, workers, store, log: request.log, signal: clientGone(reply), timings, google: app.google },
-      { engine, text, voice: voice ?? (language ? null : config.defaultVoice), language: language ?? null, speed, subtitles, timingMethod: timing_method, audioFormat: audio_format },
+      req ?? receive(request, (b) => (body = b)),
     );
+    const { language, speed, return_word_timings, audio_format } = body!;
     request.log.info({ id: result.id, engine: result.engine, words: result.words.length, aligner: result.timing.aligner, timings_ms: timings }, 'synthesized');
     if (wantsAudio) {
       // Streamed directly: Range and conditional requests belong to GET /download, not to a POST.
@@ -48,6 +87,7 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
       samples: result.samples,
       duration: result.duration,
       words: return_word_timings ? result.words : [],
+      ...result.engineReport,
       timing: result.timing,
       subtitles: result.subtitles,
       timings_ms: timings,

@@ -4,7 +4,7 @@
  * file and nothing else, so a playlist or concat file cannot make ffmpeg read other files.
  */
 import { execa } from 'execa';
-import { open } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
 import { ApiError } from '../errors.js';
 import { clip } from '../http/clip.js';
 import { FFMPEG, PCM_RATE } from './transcode.js';
@@ -64,4 +64,28 @@ async function wavSamples(path: string): Promise<number> {
   } finally {
     await file.close();
   }
+}
+
+/** F5 clones from at most 12 s of reference (longer makes it slow and drift); longer uploads are cut at a pause. */
+export const REFERENCE_MAX_S = 12;
+/** Past this a reference is refused rather than cut: it is not a short sample of a voice. */
+export const REFERENCE_UPLOAD_MAX_S = 60;
+
+/**
+ * A voice reference for f5: decoded to mono 24 kHz, and over REFERENCE_MAX_S cut at the last
+ * pause between 3 s and 12 s (ffmpeg's silencedetect), else at 12 s, so no word is cut in half
+ * where a pause allows. Answers the seconds kept.
+ */
+export async function decodeReference(input: string, output: string, signal: AbortSignal): Promise<number> {
+  const { duration } = await decodeToWav(input, output, REFERENCE_UPLOAD_MAX_S, signal);
+  if (duration <= REFERENCE_MAX_S) return duration;
+  const { stderr } = await execa(FFMPEG, ['-nostdin', '-hide_banner', '-i', output, '-af', 'silencedetect=noise=-35dB:duration=0.15', '-f', 'null', '-'],
+    { stdin: 'ignore', stdout: 'ignore', cancelSignal: signal, maxBuffer: { stderr: 1024 * 1024 } });
+  const pauses = [...String(stderr).matchAll(/silence_start: (\d+(?:\.\d+)?)/g)].map((m) => Number(m[1])).filter((s) => s >= 3 && s <= REFERENCE_MAX_S);
+  const cut = pauses.length ? Math.max(...pauses) + 0.05 : REFERENCE_MAX_S;
+  const cutPath = `${output}.cut.wav`;
+  await execa(FFMPEG, ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-i', output, '-t', cut.toFixed(3), '-c:a', 'pcm_s16le', '-f', 'wav', cutPath],
+    { stdin: 'ignore', stdout: 'ignore', cancelSignal: signal });
+  await rename(cutPath, output);
+  return (await wavSamples(output)) / PCM_RATE;
 }

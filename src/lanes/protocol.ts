@@ -129,6 +129,10 @@ export const synthesizeParamsSchema = z.object({
   /** The request's budget: seconds of audio (refused up front from an estimate, stopped past it) and of worker time. */
   max_audio_s: z.number().positive().optional(),
   max_worker_s: z.number().positive().optional(),
+  /** f5: the voice to clone, a mono 24 kHz WAV inside the data dir, and its transcript. */
+  reference: z.object({ audio_path: z.string(), text: z.string() }).optional(),
+  /** f5: per-request overrides of its defaults (the worker checks each bound again). */
+  options: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
 });
 export type SynthesizeParams = z.infer<typeof synthesizeParamsSchema>;
 
@@ -143,6 +147,10 @@ export const synthesizeResultSchema = z.object({
   /** Engines that speak in chunks say where each one lies (f5); espeak does not. */
   chunks: z.array(chunkSchema).optional(),
   timings_ms: timingsMs,
+  /** f5: the seed it spoke with (so the answer can be replayed), what the installed F5 does not take, and its notes. */
+  seed: z.number().int().nonnegative().optional(),
+  dropped: z.array(z.string()).optional(),
+  notes: z.array(z.string()).optional(),
 });
 export type SynthesizeResult = z.infer<typeof synthesizeResultSchema>;
 

@@ -15,6 +15,10 @@ export interface AudioRequest {
   voice: string | null;
   language: string | null;
   speed: number;
+  /** f5: the voice to clone (a mono 24 kHz WAV in the staging folder) and its transcript. */
+  reference?: { audio_path: string; text: string };
+  /** f5: overrides of its defaults (nfe_step, cfg_strength, seed, ...). */
+  options?: Record<string, number | boolean>;
 }
 
 /** The WAV's header as the workers write it (worker-py/voicecue_worker/wav.py): the samples follow. */

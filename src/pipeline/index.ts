@@ -5,7 +5,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeToWav } from '../audio/decode.js';
+import { decodeReference, decodeToWav } from '../audio/decode.js';
 import { ApiError } from '../errors.js';
 import type { Format, TimingReport } from '../subtitles/index.js';
 import type { SubtitleOptionsInput } from '../subtitles/options.js';
@@ -26,6 +26,8 @@ export interface SpeechRequest extends AudioRequest {
   timingMethod?: TimingMethod;
   /** The audio kept and answered besides the WAV (default wav: the WAV only). */
   audioFormat?: Encoding;
+  /** f5: a reference was uploaded as UPLOAD_FILE into the staging folder; this is its transcript. */
+  uploadedReference?: { text: string };
 }
 
 export interface SpeechResult {
@@ -42,6 +44,8 @@ export interface SpeechResult {
   /** The display rules applied to the cues, and the shares of cues they could not be met for; null without words. */
   subtitles: TimingReport | null;
   audio: { file: string; contentType: string; bytes: number; format: Encoding };
+  /** f5: the seed it spoke with, what the installed F5 does not take, its notes, the reference seconds kept. */
+  engineReport: { seed?: number; dropped?: string[]; notes?: string[]; reference_s?: number };
 }
 
 const LANGUAGE_LIKE = /^[a-z]{2,3}(?:[-_][a-z0-9]{1,8})*$/i;
@@ -51,12 +55,30 @@ export interface SpeechListener extends AudioListener {
   staged?(id: string): void;
 }
 
-/** Text to speech, published whole under a new id; with a listener, the audio is handed over as it is produced. */
-export async function speak(ctx: StepContext, req: SpeechRequest, listener?: SpeechListener): Promise<SpeechResult> {
+/** The reference's name in the staging folder while it is spoken from; removed once the audio is made. */
+const REFERENCE_FILE = 'reference.wav';
+
+/**
+ * Text to speech, published whole under a new id; with a listener, the audio is handed over as it
+ * is produced. A multipart request passes `receive`, which reads the body into the staging folder
+ * (the reference upload) and answers the request.
+ */
+export async function speak(ctx: StepContext, request: SpeechRequest | ((dir: string) => Promise<SpeechRequest>), listener?: SpeechListener): Promise<SpeechResult> {
   const started = performance.now();
   const { id, value } = await staged(ctx.store, async (id, dir) => {
     listener?.staged?.(id);
-    const audio = await produceAudio(ctx, dir, req, listener);
+    const req = typeof request === 'function' ? await timed(ctx, 'upload', () => request(dir)) : request;
+    let referenceS: number | undefined;
+    let audioReq: AudioRequest = { engine: req.engine, text: req.text, voice: req.voice, language: req.language, speed: req.speed, ...(req.options ? { options: req.options } : {}) };
+    if (req.uploadedReference) {
+      const upload = join(dir, UPLOAD_FILE);
+      referenceS = await timed(ctx, 'reference', () => decodeReference(upload, join(dir, REFERENCE_FILE), ctx.signal));
+      await rm(upload);
+      audioReq = { ...audioReq, reference: { audio_path: join(dir, REFERENCE_FILE), text: req.uploadedReference.text } };
+    }
+    const audio = await produceAudio(ctx, dir, audioReq, listener);
+    // The caller's voice is not kept with the result.
+    await rm(join(dir, REFERENCE_FILE), { force: true });
     for (const [name, ms] of Object.entries(audio.timings_ms)) ctx.timings[`worker_${name}`] = ms;
     const language = req.language ?? audio.voice.split('+')[0]!;
     const { words, timing } = await timeWords(ctx, {
@@ -69,13 +91,15 @@ export async function speak(ctx: StepContext, req: SpeechRequest, listener?: Spe
       ? { formats: [] as Format[], report: null }
       : await timed(ctx, 'subtitles', () => writeSubtitles(dir, words, req.subtitles, { duration: audio.duration, text: req.text, language }));
     const encoded = await timed(ctx, 'encode', () => encode(dir, req.audioFormat ?? 'wav', ctx.signal));
-    return { audio, words, timing, formats, report, encoded };
+    return { req, audio, words, timing, formats, report, encoded, referenceS };
   });
   ctx.timings.total = Math.round((performance.now() - started) * 100) / 100;
-  const { audio, words, timing, formats, report, encoded } = value;
+  const { audio, words, timing, formats, report, encoded, referenceS } = value;
+  const { seed, dropped, notes } = audio;
   return {
     id, engine: audio.engine, voice: audio.voice, sample_rate: audio.sample_rate, samples: audio.samples, duration: audio.duration,
     words, timing, formats, subtitles: report, audio: encoded,
+    engineReport: { ...(seed !== undefined ? { seed } : {}), ...(dropped ? { dropped } : {}), ...(notes ? { notes } : {}), ...(referenceS !== undefined ? { reference_s: referenceS } : {}) },
   };
 }
 
@@ -86,7 +110,7 @@ export interface AlignRequest {
   subtitles: SubtitleOptionsInput;
 }
 
-export type AlignResult = Omit<SpeechResult, 'engine' | 'voice' | 'subtitles'> & { subtitles: TimingReport };
+export type AlignResult = Omit<SpeechResult, 'engine' | 'voice' | 'subtitles' | 'engineReport'> & { subtitles: TimingReport };
 
 /** The upload's name in the staging folder: a fixed name, never the client's. */
 export const UPLOAD_FILE = 'upload.bin';

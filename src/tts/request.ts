@@ -14,6 +14,28 @@ export function codePointLength(text: string): number {
 
 const LANGUAGE = /^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$/;
 
+// Messages from parseOrThrow's describe(), which names the bounds (and reads 1e309 as past the maximum).
+const num = (min: number, max: number) => z.number().min(min).max(max).optional();
+// Not .int(): zod's int refuses 2^64 as "not a whole number"; it is a whole number, out of range.
+const whole = (min: number, max: number) => z.number().refine(Number.isInteger, 'must be a whole number').min(min).max(max).optional();
+
+/**
+ * f5's per-request overrides of its defaults (nfe_step 32, cfg_strength 2, target_rms 0.1,
+ * cross_fade_duration 0.15, sway_sampling_coef -1). The seed stops at 2^53-1: past it a JSON
+ * number cannot be read back exactly, and a seed that cannot be replayed is no seed.
+ */
+export const f5OptionsSchema = z.object({
+  nfe_step: whole(4, 64),
+  cfg_strength: num(0, 10),
+  target_rms: num(0.001, 1),
+  cross_fade_duration: num(0, 1),
+  sway_sampling_coef: num(-1, 1),
+  seed: whole(0, Number.MAX_SAFE_INTEGER),
+  fix_duration: num(0.1, 3600),
+  remove_silence: z.boolean({ error: 'must be true or false' }).optional(),
+});
+export const F5_OPTIONS = Object.keys(f5OptionsSchema.shape) as (keyof z.infer<typeof f5OptionsSchema>)[];
+
 export function ttsBodySchema(maxTextChars: number) {
   return z
     .object({
@@ -39,6 +61,9 @@ export function ttsBodySchema(maxTextChars: number) {
       /** The audio kept beside the WAV and answered with Accept: audio/*. */
       audio_format: z.enum(AUDIO_FORMATS, { error: `must be one of: ${AUDIO_FORMATS.join(', ')}` }).default('wav'),
       ...subtitleOptionsSchema.shape,
+      ...f5OptionsSchema.shape,
+      /** The reference's transcript: sent with ref_audio (multipart); empty lets F5 transcribe it where its ASR model is cached. */
+      ref_text: z.string({ error: 'must be a string' }).max(2000, 'must be at most 2000 characters').optional(),
     }, { error: 'must be a JSON object' })
     .strict();
 }

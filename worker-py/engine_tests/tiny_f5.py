@@ -51,3 +51,10 @@ def build_tiny_f5(folder: Path) -> dict:
     torch.save(Vocos.from_hparams(str(vocoder / "config.yaml")).state_dict(), vocoder / "pytorch_model.bin")
     return {"VOICECUE_F5_MODEL": str(config), "VOICECUE_F5_CKPT": str(ckpt), "VOICECUE_F5_VOCAB": vocab,
             "VOICECUE_F5_VOCODER": str(vocoder), "VOICECUE_F5_DEVICE": "cpu"}
+
+
+if __name__ == "__main__":  # python tiny_f5.py FOLDER: builds the model there, prints its VOICECUE_F5_* settings as JSON
+    import json
+    import sys
+
+    print(json.dumps(build_tiny_f5(Path(sys.argv[1]))))
