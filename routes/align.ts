@@ -1,10 +1,10 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
-import { alignFieldsSchema, formValues } from '../src/align/request.js';
+import { alignFieldsSchema } from '../src/align/request.js';
 import { ApiError } from '../src/errors.js';
 import { clientGone } from '../src/http/abort.js';
 import { assertWellFormed, parseOrThrow } from '../src/http/body.js';
-import { MAX_FORM_FIELDS, readForm } from '../src/http/form.js';
+import { formValues, MAX_FORM_FIELDS, readForm } from '../src/http/form.js';
 import { align, type AlignRequest } from '../src/pipeline/index.js';
 import { downloadPath, downloadUrls } from '../src/tts/formats.js';
 

@@ -21,25 +21,3 @@ export function alignFieldsSchema(maxTextChars: number) {
 }
 
 export type AlignFields = z.infer<ReturnType<typeof alignFieldsSchema>>;
-
-/**
- * Form values typed as the schema expects them: "1.5" a number, "true" a boolean, where the
- * field is one; anything else is left as sent, so the schema names the field that is wrong.
- */
-export function formValues(schema: z.ZodObject, fields: Record<string, string>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(fields)) {
-    const type = Object.hasOwn(schema.shape, name) ? baseType(schema.shape[name] as z.ZodType) : 'string';
-    const trimmed = value.trim();
-    if (type === 'number' && trimmed !== '' && Number.isFinite(Number(trimmed))) out[name] = Number(trimmed);
-    else if (type === 'boolean' && (trimmed === 'true' || trimmed === 'false')) out[name] = trimmed === 'true';
-    else out[name] = value;
-  }
-  return out;
-}
-
-function baseType(field: z.ZodType): string {
-  let def = field._zod.def as { type: string; innerType?: z.ZodType };
-  while (def.innerType) def = def.innerType._zod.def as typeof def;
-  return def.type;
-}

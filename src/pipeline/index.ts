@@ -91,7 +91,7 @@ export async function speak(ctx: StepContext, request: SpeechRequest | ((dir: st
       ? { formats: [] as Format[], report: null }
       : await timed(ctx, 'subtitles', () => writeSubtitles(dir, words, req.subtitles, { duration: audio.duration, text: req.text, language }));
     const encoded = await timed(ctx, 'encode', () => encode(dir, req.audioFormat ?? 'wav', ctx.signal));
-    return { req, audio, words, timing, formats, report, encoded, referenceS };
+    return { audio, words, timing, formats, report, encoded, referenceS };
   });
   ctx.timings.total = Math.round((performance.now() - started) * 100) / 100;
   const { audio, words, timing, formats, report, encoded, referenceS } = value;
