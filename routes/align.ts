@@ -4,7 +4,7 @@ import { alignFieldsSchema } from '../src/align/request.js';
 import { ApiError } from '../src/errors.js';
 import { clientGone } from '../src/http/abort.js';
 import { assertWellFormed, parseOrThrow } from '../src/http/body.js';
-import { formValues, MAX_FORM_FIELDS, readForm } from '../src/http/form.js';
+import { formLimits, formValues, readForm } from '../src/http/form.js';
 import { align, type AlignRequest } from '../src/pipeline/index.js';
 import { downloadPath, downloadUrls } from '../src/tts/formats.js';
 
@@ -13,9 +13,7 @@ export default async function alignRoutes(app: FastifyInstance): Promise<void> {
   const { maxUploadBytes, maxTextChars } = app.config.align;
   const schema = alignFieldsSchema(maxTextChars);
   // Scoped to this plugin: other routes keep their own body types.
-  await app.register(multipart, {
-    limits: { fileSize: maxUploadBytes, files: 1, fields: MAX_FORM_FIELDS, parts: MAX_FORM_FIELDS + 1, fieldSize: 4 * maxTextChars + 1024, fieldNameSize: 100, headerPairs: 100 },
-  });
+  await app.register(multipart, { limits: formLimits(maxUploadBytes, maxTextChars) });
 
   app.post('/align', async (request, reply) => {
     if (!request.isMultipart()) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ApiError } from '../src/errors.js';
 import { clientGone } from '../src/http/abort.js';
 import { assertWellFormed, jsonBody, parseOrThrow } from '../src/http/body.js';
-import { formValues, MAX_FORM_FIELDS, readForm } from '../src/http/form.js';
+import { formLimits, formValues, readForm } from '../src/http/form.js';
 import { negotiate } from '../src/http/negotiate.js';
 import { speak, type SpeechRequest } from '../src/pipeline/index.js';
 import { F5_OPTIONS, ttsBodySchema, type TtsBody } from '../src/tts/request.js';
@@ -14,7 +14,7 @@ import { downloadPath, downloadUrls } from '../src/tts/formats.js';
 export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
   const schema = ttsBodySchema(app.config.maxTextChars);
   // multipart (a reference recording for f5) only here and on /align; everything else is JSON.
-  await app.register(multipart, { limits: { fileSize: app.config.align.maxUploadBytes, files: 1, fields: MAX_FORM_FIELDS, parts: MAX_FORM_FIELDS + 1, fieldSize: 4 * app.config.maxTextChars + 1024 } });
+  await app.register(multipart, { limits: formLimits(app.config.align.maxUploadBytes, app.config.maxTextChars) });
 
   /** The validated body as the pipeline takes it; f5's fields are refused for other engines. */
   const toRequest = (body: TtsBody, uploaded: boolean): { req: SpeechRequest; body: TtsBody } => {

@@ -30,8 +30,22 @@ export async function decodeToWav(input: string, output: string, maxS: number, s
     '-map', '0:a:0', '-vn', '-sn', '-dn', '-map_metadata', '-1',
     '-ac', '1', '-ar', String(PCM_RATE), '-c:a', 'pcm_s16le', '-t', String(maxS + 0.5), '-f', 'wav', output,
   ];
+  await ffmpeg(args, signal);
+  const samples = await wavSamples(output);
+  const duration = samples / PCM_RATE;
+  if (samples === 0) throw new ApiError('INVALID_AUDIO', 'audio holds no sound: its audio stream is empty');
+  if (duration > maxS) throw new ApiError('AUDIO_TOO_LONG', `audio is longer than the limit of ${maxS} s`);
+  return { samples, sampleRate: PCM_RATE, duration };
+}
+
+/**
+ * Runs ffmpeg to its end; answers its stderr. A failure is 422 INVALID_AUDIO with ffmpeg's last
+ * line (without the file's path), a missing ffmpeg 503, a client gone CANCELLED.
+ */
+async function ffmpeg(args: string[], signal: AbortSignal): Promise<string> {
   try {
-    await execa(FFMPEG, args, { stdin: 'ignore', stdout: 'ignore', cancelSignal: signal, forceKillAfterDelay: 1000, maxBuffer: { stderr: 64 * 1024 } });
+    const { stderr } = await execa(FFMPEG, args, { stdin: 'ignore', stdout: 'ignore', cancelSignal: signal, forceKillAfterDelay: 1000, maxBuffer: { stderr: 1024 * 1024 } });
+    return String(stderr);
   } catch (err) {
     const e = err as { isCanceled?: boolean; code?: string; stderr?: string };
     if (e.isCanceled || signal.aborted) throw new ApiError('CANCELLED', 'the client went away; decoding stopped');
@@ -39,11 +53,6 @@ export async function decodeToWav(input: string, output: string, maxS: number, s
     const said = String(e.stderr ?? '').trim().split('\n').pop() ?? '';
     throw new ApiError('INVALID_AUDIO', `audio could not be decoded as a recording${said ? `: ${clip(said.replace(/^[^:]*: /, ''), 160)}` : ''}`);
   }
-  const samples = await wavSamples(output);
-  const duration = samples / PCM_RATE;
-  if (samples === 0) throw new ApiError('INVALID_AUDIO', 'audio holds no sound: its audio stream is empty');
-  if (duration > maxS) throw new ApiError('AUDIO_TOO_LONG', `audio is longer than the limit of ${maxS} s`);
-  return { samples, sampleRate: PCM_RATE, duration };
 }
 
 /** Samples in a 16-bit mono WAV that ffmpeg wrote to a file (it seeks back to fill in the data size). */
@@ -79,13 +88,11 @@ export const REFERENCE_UPLOAD_MAX_S = 60;
 export async function decodeReference(input: string, output: string, signal: AbortSignal): Promise<number> {
   const { duration } = await decodeToWav(input, output, REFERENCE_UPLOAD_MAX_S, signal);
   if (duration <= REFERENCE_MAX_S) return duration;
-  const { stderr } = await execa(FFMPEG, ['-nostdin', '-hide_banner', '-i', output, '-af', 'silencedetect=noise=-35dB:duration=0.15', '-f', 'null', '-'],
-    { stdin: 'ignore', stdout: 'ignore', cancelSignal: signal, maxBuffer: { stderr: 1024 * 1024 } });
-  const pauses = [...String(stderr).matchAll(/silence_start: (\d+(?:\.\d+)?)/g)].map((m) => Number(m[1])).filter((s) => s >= 3 && s <= REFERENCE_MAX_S);
+  const stderr = await ffmpeg(['-nostdin', '-hide_banner', '-i', output, '-af', 'silencedetect=noise=-35dB:duration=0.15', '-f', 'null', '-'], signal);
+  const pauses = [...stderr.matchAll(/silence_start: (\d+(?:\.\d+)?)/g)].map((m) => Number(m[1])).filter((s) => s >= 3 && s <= REFERENCE_MAX_S);
   const cut = pauses.length ? Math.max(...pauses) + 0.05 : REFERENCE_MAX_S;
   const cutPath = `${output}.cut.wav`;
-  await execa(FFMPEG, ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-i', output, '-t', cut.toFixed(3), '-c:a', 'pcm_s16le', '-f', 'wav', cutPath],
-    { stdin: 'ignore', stdout: 'ignore', cancelSignal: signal });
+  await ffmpeg(['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-i', output, '-t', cut.toFixed(3), '-c:a', 'pcm_s16le', '-f', 'wav', cutPath], signal);
   await rename(cutPath, output);
   return (await wavSamples(output)) / PCM_RATE;
 }

@@ -8,7 +8,12 @@ import { ApiError } from '../errors.js';
 import { UPLOAD_FILE } from '../pipeline/index.js';
 import { clip } from './clip.js';
 
-export const MAX_FORM_FIELDS = 60;
+const MAX_FORM_FIELDS = 60;
+
+/** @fastify/multipart's limits for a route that takes one upload and text fields (4 bytes a character at most). */
+export function formLimits(maxUploadBytes: number, maxTextChars: number) {
+  return { fileSize: maxUploadBytes, files: 1, fields: MAX_FORM_FIELDS, parts: MAX_FORM_FIELDS + 1, fieldSize: 4 * maxTextChars + 1024, fieldNameSize: 100, headerPairs: 100 };
+}
 
 /**
  * Reads every part: the one file field `fileField` is written to UPLOAD_FILE in `dir` (a fixed
