@@ -9,12 +9,42 @@ import { parseOrThrow } from '../src/http/body.js';
 import { clientGone } from '../src/http/abort.js';
 import { cachedAudio } from '../src/audio/cache.js';
 import { isTranscoded } from '../src/audio/transcode.js';
+import { FORMATS, FORMAT_NAMES } from '../src/subtitles/index.js';
+import { COMMON, errors, media, ref } from '../src/contract/openapi.js';
 
 const formats = Object.keys(DOWNLOAD_FORMATS) as [DownloadFormat, ...DownloadFormat[]];
 const query = z.object({ format: z.enum(formats, { error: `must be one of: ${formats.join(', ')}` }).default('wav') });
 
+const text = { type: 'string' };
+const schemaOfDownload = {
+  tags: ['results'],
+  operationId: 'download',
+  summary: "A stored result's audio or timing file (Range, ETag and If-None-Match supported)",
+  params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[0-9a-z]{9}[A-Za-z0-9_-]{16}$', description: 'The id /tts or /align answered.' } } },
+  querystring: { type: 'object', properties: { format: { ...ref('DownloadFormat'), default: 'wav' } } },
+  response: {
+    200: {
+      description: 'The file, with Content-Disposition naming it (inline for audio, attachment for the rest).',
+      headers: { ETag: text, 'Last-Modified': text, 'Accept-Ranges': text },
+      content: {
+        ...media.audio,
+        ...Object.fromEntries(
+          FORMAT_NAMES.map((f) => [FORMATS[f].contentType.split(';')[0], { schema: f === 'json' ? ref('WordsFile') : text }]),
+        ),
+      },
+    },
+    206: {
+      description: 'A byte range: one range, `bytes=first-last`, `first-` or `-suffix`. A Range header that is not valid (RFC 9110), or asks for several ranges, is ignored and the whole file sent (200).',
+      headers: { 'Content-Range': text },
+      content: { 'application/octet-stream': { schema: media.binary } },
+    },
+    304: { description: 'Not modified (the ETag matched).', type: 'null' },
+    ...errors(...COMMON, 404, 412, 416),
+  },
+};
+
 export default async function downloadRoutes(app: FastifyInstance): Promise<void> {
-  app.get<{ Params: { id: string } }>('/download/:id', async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/download/:id', { schema: schemaOfDownload }, async (request, reply) => {
     const { id } = request.params;
     // The id is checked against its exact shape before it comes near a path.
     if (!isArtifactId(id)) throw new ApiError('INVALID_ID', 'not a voicecue id');

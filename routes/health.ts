@@ -5,6 +5,7 @@ import type { Capability } from '../src/lanes/index.js';
 import { ENGINE_LANES } from '../src/services/workers.js';
 import type { DiskStatus } from '../src/store/artifacts.js';
 import { formatBytes } from '../src/warmup/disk.js';
+import { errors, ref } from '../src/contract/openapi.js';
 
 const query = z.object({ verbose: z.enum(['0', '1', 'true', 'false']).optional() });
 
@@ -14,19 +15,34 @@ const query = z.object({ verbose: z.enum(['0', '1', 'true', 'false']).optional()
  * The answer stays small; `?verbose=1` adds the lanes, versions, queues and warmup's report.
  */
 export default async function healthRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/health/live', async () => ({ status: 'alive', uptime: Math.round(process.uptime()) }));
+  const probe = { tags: ['health'], security: [] };
+  app.get('/health/live', {
+    schema: { ...probe, operationId: 'live', summary: 'Liveness: 200 while the process serves', response: { 200: { description: 'Alive.', ...ref('Live') }, ...errors(400) } },
+  }, async () => ({ status: 'alive', uptime: Math.round(process.uptime()) }));
 
   // The small answer is the same until a lane, warmup, shutdown or the disk's lowness changes:
   // probes and load balancers ask often, so it is built once per change, serialized once.
   let cached: { key: string; status: number; body: string } | undefined;
 
-  app.get('/health', async (request, reply) => {
+  app.get('/health', {
+    schema: {
+      ...probe,
+      operationId: 'health',
+      summary: 'Readiness (for Kubernetes): 503 until warmup is done and the default engine can serve',
+      querystring: { type: 'object', properties: { verbose: { type: 'string', enum: ['0', '1', 'true', 'false'], description: "Add the lanes (workers, queues, restarts), versions, the disk's figures and warmup's report." } } },
+      response: {
+        200: { description: 'Ready.', ...ref('Health') },
+        503: { description: 'Not ready: `status` and `reason` say why.', ...ref('Health') },
+        ...errors(400),
+      },
+    },
+  }, async (request, reply) => {
     const q = request.query as Record<string, unknown>;
     const verbose = Object.keys(q).length > 0 && ['1', 'true'].includes(parseOrThrow(query, q, 'query').verbose ?? '0');
     const { workers, readiness, config } = app;
     const diskStatus = await app.store.diskStatus();
     const key = `${workers.version}|${readiness.warmup.state}|${readiness.stopping}|${diskStatus.low}`;
-    if (!verbose && cached?.key === key) return reply.code(cached.status).type('application/json; charset=utf-8').send(cached.body);
+    if (!verbose && cached?.key === key) return reply.code(cached.status as 200).type('application/json; charset=utf-8').send(cached.body);
     const answer = await build(verbose, diskStatus, reply);
     if (!verbose) cached = { key, status: reply.statusCode, body: JSON.stringify(answer) };
     return answer;

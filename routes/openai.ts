@@ -16,6 +16,13 @@ import { speechBodySchema, type SpeechBody } from '../src/openai/schema.js';
 import { resolveModel, resolveVoice, voiceLibraryOf } from '../src/openai/voices.js';
 import { streamSpeech } from '../src/openai/stream.js';
 import type { EngineName } from '../src/services/workers.js';
+import { COMMON, media, ref } from '../src/contract/openapi.js';
+
+/** /v1 answers errors in OpenAI's shape, for every status. */
+const openaiErrors = Object.fromEntries(
+  [...COMMON, 404, 413, 415, 422, 504, 507, 'default'].map((s) => [s, { description: "An error in OpenAI's shape.", content: { 'application/json': { schema: ref('OpenAIError') } } }]),
+);
+const v1 = (operationId: string, summary: string, answer: object) => ({ tags: ['openai'], operationId, summary, response: { 200: answer, ...openaiErrors } });
 
 /** What each engine can do with `speed` (espeak's rate 87..350 words a minute). */
 const ENGINE_SPEED: Record<EngineName, { min: number; max: number }> = { espeak: { min: 0.5, max: 2 }, f5: { min: 0.5, max: 2 } };
@@ -28,7 +35,21 @@ export default async function openaiRoutes(app: FastifyInstance): Promise<void> 
   app.setErrorHandler(openaiErrorHandler);
   const schema = speechBodySchema(app.config.openai.maxInput);
 
-  app.post('/v1/audio/speech', async (request, reply) => {
+  app.post('/v1/audio/speech', {
+    schema: {
+      ...v1('createSpeech', "OpenAI's speech endpoint: the audio in response_format (default mp3), whole or streamed", {
+        description: 'The audio, or with `stream_format: sse` `speech.audio.delta` events (base64 audio), `voicecue.words` events and `speech.audio.done`.',
+        headers: {
+          'X-Voicecue-Id': { type: 'string', description: 'The stored result: its words and subtitles download from /download/{id}.' },
+          'X-Voicecue-Engine': { type: 'string' },
+          'X-Voicecue-Voice': { type: 'string' },
+          'X-Voicecue-Notice': { type: 'string', description: 'What was changed or ignored (speed clamped, instructions).' },
+        },
+        content: { ...media.audio, 'text/event-stream': { schema: { type: 'string' } } },
+      }),
+      body: { content: { 'application/json': { schema: ref('SpeechRequest') } } },
+    },
+  }, async (request, reply) => {
     const body = parseSpeech(schema, jsonBody(request));
     const { config, workers, store } = app;
     const model = resolveModel(config.openai, body.model);
@@ -46,7 +67,7 @@ export default async function openaiRoutes(app: FastifyInstance): Promise<void> 
 
     const signal = clientGone(reply);
     const timings: Record<string, number> = {};
-    const ctx = { config, workers, store, log: request.log, signal, timings };
+    const ctx = { config, workers, store, log: request.log, signal, timings, metrics: app.metrics };
     const speech = { engine, text: body.input, voice, language: null, speed, subtitles: {} };
     if (body.stream_format) return streamSpeech(ctx, reply, speech, body.response_format, body.stream_format);
 
@@ -62,15 +83,15 @@ export default async function openaiRoutes(app: FastifyInstance): Promise<void> 
       .send(createReadStream(join(store.artifactsDir, result.id, result.audio.file)));
   });
 
-  app.get('/v1/models', async () => ({
+  app.get('/v1/models', { schema: v1('listModels', 'The models: each an engine (tts-1, tts-1-hd, gpt-4o-mini-tts and f5 by default)', ref('ModelList')) }, async () => ({
     object: 'list',
     data: Object.keys(app.config.openai.models).map((id) => ({ id, object: 'model', created: CREATED, owned_by: 'voicecue' })),
   }));
 
   // Open WebUI asks its TTS server for {models: [{id}]} and {voices: [{id, name}]}.
-  app.get('/v1/audio/models', async () => ({ models: Object.keys(app.config.openai.models).map((id) => ({ id })) }));
+  app.get('/v1/audio/models', { schema: v1('listAudioModels', 'The models, as Open WebUI asks for them', ref('AudioModelList')) }, async () => ({ models: Object.keys(app.config.openai.models).map((id) => ({ id })) }));
 
-  app.get('/v1/audio/voices', async () => {
+  app.get('/v1/audio/voices', { schema: v1('listVoices', "The voices: OpenAI's names (mapped to eSpeak NG voices) and stored voices", ref('VoiceList')) }, async () => {
     const named = Object.entries(app.config.openai.voices).map(([id, voice]) => ({ id, name: id, engine: 'espeak' as const, voice }));
     const stored = (await voiceLibraryOf(app)?.list()) ?? [];
     return { voices: [...named, ...stored.map((v) => ({ id: v.id, name: v.name, engine: v.engine, voice: v.voice }))] };

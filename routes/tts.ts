@@ -4,12 +4,37 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '../src/errors.js';
 import { clientGone } from '../src/http/abort.js';
-import { assertWellFormed, jsonBody, parseOrThrow } from '../src/http/body.js';
+import { assertSpeakable, jsonBody, parseOrThrow } from '../src/http/body.js';
 import { formLimits, formValues, readForm } from '../src/http/form.js';
 import { negotiate } from '../src/http/negotiate.js';
 import { speak, type SpeechRequest } from '../src/pipeline/index.js';
 import { F5_OPTIONS, ttsBodySchema, type TtsBody } from '../src/tts/request.js';
 import { downloadPath, downloadUrls } from '../src/tts/formats.js';
+import { COMMON, errors, media, ref } from '../src/contract/openapi.js';
+
+const RESULT_HEADERS = { Location: { type: 'string', description: "The audio's download path." } };
+const schemaOfTts = {
+  tags: ['speech'],
+  operationId: 'synthesize',
+  summary: 'Synthesize speech with word timings',
+  description:
+    'JSON, or multipart/form-data for f5 with a voice to clone (ref_audio). The answer is the stored result as JSON (201), or with `Accept: audio/*` the audio itself (200) in `audio_format`; the words and subtitle files download from GET /download/{id} either way.',
+  body: { content: { 'application/json': { schema: ref('TtsRequest') }, 'multipart/form-data': { schema: ref('TtsForm') } } },
+  response: {
+    201: { description: 'The result, stored under its id.', headers: RESULT_HEADERS, content: { 'application/json': { schema: ref('TtsResult') } } },
+    200: {
+      description: 'With `Accept: audio/*`: the audio itself, in `audio_format` (default wav).',
+      headers: {
+        ...RESULT_HEADERS,
+        'X-Voicecue-Id': { type: 'string', description: "The result's id." },
+        'X-Voicecue-Duration': { type: 'number', description: 'Seconds of audio.' },
+        'X-Voicecue-Timing': { type: 'string', description: 'The aligner that timed the words, or `unavailable`.' },
+      },
+      content: media.audio,
+    },
+    ...errors(...COMMON, 406, 413, 415, 422, 504, 507),
+  },
+};
 
 export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
   const schema = ttsBodySchema(app.config.maxTextChars);
@@ -18,7 +43,7 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
 
   /** The validated body as the pipeline takes it; f5's fields are refused for other engines. */
   const toRequest = (body: TtsBody, uploaded: boolean): { req: SpeechRequest; body: TtsBody } => {
-    assertWellFormed(body.text);
+    assertSpeakable(body.text);
     const { config } = app;
     const { text, engine = config.defaultEngine, voice, language, speed, return_word_timings: _, timing_method, audio_format, ref_text, ...rest } = body;
     const options: Record<string, number | boolean> = {};
@@ -44,11 +69,12 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
   const receive = (request: FastifyRequest, got: (body: TtsBody) => void) => async (dir: string): Promise<SpeechRequest> => {
     const { fields, hasFile } = await readForm(request, dir, 'ref_audio', app.config.align.maxUploadBytes);
     const { req, body } = toRequest(parseOrThrow(schema, formValues(schema, fields)), hasFile);
+    if (!hasFile) throw new ApiError('VALIDATION_ERROR', 'ref_audio is required: multipart/form-data is for f5 with a voice to clone; send JSON otherwise');
     got(body);
     return req;
   };
 
-  app.post('/tts', async (request, reply) => {
+  app.post('/tts', { schema: schemaOfTts }, async (request, reply) => {
     const form = request.isMultipart();
     const answer = negotiate(request.headers.accept);
     const wantsAudio = answer === 'audio';
@@ -58,7 +84,7 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
     const { config, workers, store } = app;
     const timings: Record<string, number> = {};
     const result = await speak(
-      { config, workers, store, log: request.log, signal: clientGone(reply), timings, google: app.google },
+      { config, workers, store, log: request.log, signal: clientGone(reply), timings, google: app.google, metrics: app.metrics },
       req ?? receive(request, (b) => (body = b)),
     );
     const { language, speed, return_word_timings, audio_format } = body!;

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const python = execFileSync(process.execPath, [join(root, 'scripts', 'engines-venv.mjs')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+const python = execFileSync(process.execPath, [join(root, 'scripts', 'cached-venv.mjs'), 'engines'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 const scratch = mkdtempSync(join(tmpdir(), 'voicecue-engines-'));
 const netlog = join(scratch, 'netguard.log');
 const env = {

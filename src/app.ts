@@ -8,9 +8,12 @@ import { registerJsonParser } from './http/body.js';
 import { clientErrorHandler, errorHandler, frameworkErrors, MAX_PARAM_LENGTH, notFoundHandler, trackRoutes } from './http/framework.js';
 import { limitConnections } from './http/connections.js';
 import { lazyChildLogger } from './http/logger.js';
+import { registerContract } from './contract/openapi.js';
+import { VERSION } from './version.js';
 import type { Config } from './config.js';
 import auth, { withRedaction } from './services/auth.js';
 import readiness from './services/readiness.js';
+import metrics from './services/metrics.js';
 import store from './services/store.js';
 import workers, { type WorkerOverrides } from './services/workers.js';
 import google from './services/google.js';
@@ -97,9 +100,18 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(google, { config, endpoint: opts.google });
   await app.register(readiness, { config, warmup: opts.warmup });
   await app.register(auth, { config });
-
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler(notFoundHandler(allowedMethods));
+  // Before any route: @fastify/swagger collects the routes as they are added.
+  await registerContract(app, VERSION);
+  await app.register(metrics, { config });
+  const notFound = notFoundHandler(allowedMethods);
+  app.setNotFoundHandler(notFound);
+  // Answered before the body is read (after the auth and rate limit): a wrong method or path costs
+  // no upload, and a QUERY or PROPFIND without Content-Type is a 405, not a body-parser 400.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.is404) notFound(request, reply);
+    else done();
+  });
 
   // Downloads go through @fastify/static for Range, ETag and Last-Modified; types come from our table.
   await app.register(fastifyStatic, {

@@ -95,6 +95,7 @@ const schema = z.object({
   VOICECUE_API_KEYS_FILE: z.string().min(1).optional(),
   VOICECUE_RATE_LIMIT: int(0, 1_000_000_000).default(600),
   VOICECUE_RATE_WINDOW_S: seconds(1).default(60),
+  VOICECUE_METRICS_OPEN: z.enum(['true', 'false']).default('false'),
   // whisperx (GPU lane): align model per language, how many languages stay loaded, the torch device.
   VOICECUE_ALIGN_MODELS: z.string().optional().superRefine((value, ctx) => {
     const problem = alignModelsProblem(value);
@@ -173,6 +174,8 @@ export interface Config {
   /** Requests per window and client (its key, else its IP); 0 turns the limit off. */
   rateLimit: number;
   rateWindowMs: number;
+  /** /metrics without a key even when keys are set (a scraper inside the cluster). */
+  metricsOpen: boolean;
   /** VOICECUE_ALIGN_MODELS as given (a JSON object of language -> model), passed to the GPU workers. */
   alignModels: string | undefined;
   alignCache: number;
@@ -274,6 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeyDigests: [...new Set([...splitKeys(c.VOICECUE_API_KEYS).map(sha256Hex), ...readKeyDigests(c.VOICECUE_API_KEYS_FILE)])],
     rateLimit: c.VOICECUE_RATE_LIMIT,
     rateWindowMs: Math.round(c.VOICECUE_RATE_WINDOW_S * 1000),
+    metricsOpen: c.VOICECUE_METRICS_OPEN === 'true',
     alignModels: c.VOICECUE_ALIGN_MODELS,
     alignCache: c.VOICECUE_ALIGN_CACHE,
     alignModelDir: c.VOICECUE_ALIGN_MODEL_DIR ? resolve(c.VOICECUE_ALIGN_MODEL_DIR) : undefined,

@@ -11,9 +11,11 @@ export function alignFieldsSchema(maxTextChars: number) {
   const tts = ttsBodySchema(maxTextChars).shape;
   return z
     .object({
-      text: tts.text,
+      text: tts.text.meta({ description: 'The script: 1 to VOICECUE_MAX_ALIGN_TEXT_CHARS (default 200000) characters after trimming.', minLength: 1 }),
       language: tts.language,
-      timing_method: z.enum(ALIGN_METHODS, { error: `must be one of: ${ALIGN_METHODS.join(', ')}` }).default('auto'),
+      timing_method: z.enum(ALIGN_METHODS, { error: `must be one of: ${ALIGN_METHODS.join(', ')}` }).default('auto').meta({
+        description: "auto tries whisperx, pocketsphinx, dtw, then google; any other value runs only that step. None able to time the words is 503 TIMING_UNAVAILABLE, with each step's reason.",
+      }),
       return_word_timings: tts.return_word_timings,
       ...subtitleOptionsSchema.shape,
     })

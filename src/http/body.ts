@@ -1,3 +1,4 @@
+import { contentLength } from '../text/blank.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { ApiError } from '../errors.js';
@@ -76,8 +77,14 @@ export function jsonBody(request: FastifyRequest): unknown {
 /** Text that cannot be encoded as UTF-8 (String.prototype.isWellFormed, which ES2023 types lack). */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-export function assertWellFormed(text: string, field = 'text'): void {
+/**
+ * A text the schema let through that still cannot be spoken: one UTF-8 cannot encode is malformed
+ * (400); one of blanks only is well-formed but holds nothing to speak or align (422 NO_SPEECH, as
+ * text of punctuation only).
+ */
+export function assertSpeakable(text: string, field = 'text'): void {
   if (LONE_SURROGATE.test(text)) throw new ApiError('VALIDATION_ERROR', `${field} contains an unpaired UTF-16 surrogate`);
+  if (contentLength(text) === 0) throw new ApiError('NO_SPEECH', `${field} is only whitespace: there is nothing to speak`);
 }
 
 /**

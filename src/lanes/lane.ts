@@ -37,6 +37,8 @@ export interface LaneStatus {
   running: number;
   queued: number;
   restarts: number;
+  /** Every worker down and failing to start again: waiting would not help. */
+  crash_looping: boolean;
 }
 
 export interface LaneStats {
@@ -138,6 +140,7 @@ export class Lane {
       running: workers.reduce((n, w) => n + w.busy, 0),
       queued: this.queue.length,
       restarts: this.workers.reduce((n, w) => n + w.restarts, 0),
+      crash_looping: this.crashLooping(),
     };
   }
 

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { AUDIO_FORMATS } from '../audio/transcode.js';
 import { codePointLength } from '../tts/request.js';
-import { contentLength } from '../text/blank.js';
+import { contentLength, NOT_BLANK_PATTERN } from '../text/blank.js';
 
 /** What OpenAI accepts for `speed`; engines get it clamped to what they can (espeak 0.5–2.0). */
 export const OPENAI_SPEED = { min: 0.25, max: 4 } as const;
@@ -19,7 +19,7 @@ export function speechBodySchema(maxInput: number) {
       if (length === 0) ctx.addIssue({ code: 'custom', message: 'must not be empty or only whitespace' });
       else if (length > maxInput) ctx.addIssue({ code: 'custom', message: `is ${length} characters; the limit is ${maxInput}` });
       else if (codePointLength(text) > 2 * maxInput) ctx.addIssue({ code: 'custom', message: `is too long with its surrounding whitespace; the limit is ${2 * maxInput}` });
-    }),
+    }).meta({ description: 'The text to speak: at most VOICECUE_OPENAI_MAX_INPUT (default 4096) characters.', minLength: 1, pattern: NOT_BLANK_PATTERN }),
     voice: z.union(
       [z.string().min(1).max(200), z.object({ id: z.string({ error: 'voice.id must be a string' }).min(1).max(200) })],
       { error: (iss) => (iss.input === undefined ? 'is required' : 'must be a voice name or {"id": "..."}') },

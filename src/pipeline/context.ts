@@ -1,3 +1,4 @@
+import type { Metrics } from '../services/metrics.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.js';
 import type { Workers } from '../services/workers.js';
@@ -16,6 +17,8 @@ export interface StepContext {
   timings: Record<string, number>;
   /** The gateway's own aligner (google), where the app has one. */
   google?: GatewayAligner | undefined;
+  /** Where the work done is counted (/metrics). */
+  metrics?: Metrics | undefined;
 }
 
 /** Runs one step and records how long it took under `name`. */

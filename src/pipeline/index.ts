@@ -95,6 +95,8 @@ export async function speak(ctx: StepContext, request: SpeechRequest | ((dir: st
   });
   ctx.timings.total = Math.round((performance.now() - started) * 100) / 100;
   const { audio, words, timing, formats, report, encoded, referenceS } = value;
+  ctx.metrics?.synthesized(audio.engine, (audio.timings_ms.synthesize ?? ctx.timings.worker_round_trip ?? 0) / 1000, audio.duration);
+  countAlignment(ctx, timing);
   const { seed, dropped, notes } = audio;
   return {
     id, engine: audio.engine, voice: audio.voice, sample_rate: audio.sample_rate, samples: audio.samples, duration: audio.duration,
@@ -139,5 +141,12 @@ export async function align(ctx: StepContext, receive: (dir: string) => Promise<
   });
   ctx.timings.total = Math.round((performance.now() - started) * 100) / 100;
   const { decoded, words, timing, formats, report, encoded } = value;
+  countAlignment(ctx, timing);
   return { id, sample_rate: decoded.sampleRate, samples: decoded.samples, duration: decoded.duration, words, timing, formats, subtitles: report, audio: encoded };
+}
+
+/** The aligner that timed the words, and its seconds (the engine's own timings cost none). */
+function countAlignment(ctx: StepContext, timing: Timing): void {
+  const ms = timing.aligner ? ctx.timings[`align_${timing.aligner}`] : undefined;
+  if (timing.aligner && ms !== undefined) ctx.metrics?.aligned(timing.aligner, ms / 1000);
 }

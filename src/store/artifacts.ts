@@ -76,6 +76,8 @@ export class ArtifactStore {
   /** A staging folder older than this was left by a crash; it must outlive any request's deadline. */
   readonly stagingStaleMs: number;
   readonly quotaBytes: number;
+  /** Bytes of results published (and transcodings added) since start: /metrics counts them. */
+  bytesWritten = 0;
   readonly minFreeBytes: number;
   readonly diskCacheMs: number;
   /** Where free space comes from (tests swap it). */
@@ -156,7 +158,7 @@ export class ArtifactStore {
   async publish(id: string): Promise<void> {
     const from = join(this.stagingDir, assertId(id));
     const to = join(this.artifactsDir, id);
-    const bytes = this.quotaBytes > 0 ? await folderBytes(from) : 0;
+    const bytes = await folderBytes(from);
     try {
       await rename(from, to);
     } catch (err) {
@@ -164,6 +166,7 @@ export class ArtifactStore {
       await mkdir(this.artifactsDir, { recursive: true });
       await rename(from, to);
     }
+    this.bytesWritten += bytes;
     if (this.quotaBytes <= 0) return;
     this.track(id, bytes);
     await this.enforceQuota(id).catch((err: Error) => this.log?.warn({ err: err.message }, 'applying the disk quota failed'));
@@ -174,6 +177,7 @@ export class ArtifactStore {
    * its bytes count like the rest, and the oldest other results make room.
    */
   async added(id: string, bytes: number): Promise<void> {
+    this.bytesWritten += bytes;
     const before = this.sizes.get(id);
     if (this.quotaBytes <= 0 || before === undefined) return;
     this.sizes.set(id, before + bytes);

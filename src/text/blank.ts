@@ -48,3 +48,6 @@ export function contentLength(text: string): number {
   const [start, end] = contentSpan(text);
   return end - start;
 }
+
+/** A JSON Schema `pattern` (unanchored) that a text with something besides blanks matches. */
+export const NOT_BLANK_PATTERN = `[^${BLANK_CODE_POINTS.map((c) => `\\u${c.toString(16).padStart(4, '0')}`).join('')}]`;

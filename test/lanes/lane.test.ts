@@ -282,6 +282,7 @@ t.test('status for /health, and stop fails the queue with SHUTTING_DOWN', async 
     running: 2,
     queued: 1,
     restarts: 0,
+    crash_looping: false,
   });
   t.equal(l.info?.lane, 'cpu');
   const stopping = alive(l.stop());

@@ -121,7 +121,7 @@ t.test('bad uploads are 4xx with stable codes and leave nothing behind', async (
   const before = stored();
   const cases: [string, Record<string, string>, Parameters<typeof post>[1], number, string][] = [
     ['not audio', { text: 'Hello there.' }, Buffer.from('this is plain text, not a recording'), 422, 'INVALID_AUDIO'],
-    ['empty text', { text: '   ' }, { path: wav, name: 'short.wav' }, 400, 'VALIDATION_ERROR'],
+    ['blank text', { text: '   ' }, { path: wav, name: 'short.wav' }, 422, 'NO_SPEECH'],
     ['no audio', { text: 'Hello there.' }, undefined, 400, 'VALIDATION_ERROR'],
     ['native', { text: 'Hello there.', timing_method: 'native' }, { path: wav, name: 'short.wav' }, 400, 'VALIDATION_ERROR'],
     ['a bad option', { text: 'Hello there.', max_lines: 'many' }, { path: wav, name: 'short.wav' }, 400, 'VALIDATION_ERROR'],

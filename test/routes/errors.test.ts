@@ -11,7 +11,8 @@ t.test('bad input answers 4xx JSON with stable codes', async (t) => {
     app.inject({ method: 'POST', url: '/tts', payload, headers });
   const cases: [string, Awaited<ReturnType<typeof post>>, number, string, RegExp][] = [
     ['empty text', await post('{"text":""}'), 400, 'VALIDATION_ERROR', /^text /],
-    ['whitespace text', await post('{"text":"  \\n\\t "}'), 400, 'VALIDATION_ERROR', /^text must not be empty/],
+    ['whitespace text', await post('{"text":"  \\n\\t "}'), 422, 'NO_SPEECH', /^text is only whitespace/],
+    ['empty text', await post('{"text":""}'), 400, 'VALIDATION_ERROR', /^text must not be empty/],
     ['missing text', await post('{}'), 400, 'VALIDATION_ERROR', /^text is required/],
     ['too long text', await post(JSON.stringify({ text: 'a'.repeat(20_001) })), 400, 'VALIDATION_ERROR', /^text is 20001 characters; the limit is 20000/],
     ['text padded beyond reason', await post(JSON.stringify({ text: ' '.repeat(40_001) + 'hi' })), 400, 'VALIDATION_ERROR', /with its surrounding whitespace; the limit is 40000/],

@@ -1,0 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
+
+// src/ when run from source (tests), dist/src/ when built.
+const file = [new URL('../package.json', import.meta.url), new URL('../../package.json', import.meta.url)].find((u) => existsSync(u))!;
+
+/** The package's version (the spec and /metrics name it). */
+export const VERSION: string = (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
