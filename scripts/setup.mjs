@@ -11,20 +11,19 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const say = (msg) => process.stderr.write(`setup: ${msg}\n`);
 const has = (cmd, args = ['-version']) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
 
-// 1. System packages: libespeak-ng (the CPU engine), ffmpeg (subtitle checks, burn-in) and a font
-//    for libass to draw subtitles with in the burn-in test.
-const espeakLibs = ['/usr/lib/x86_64-linux-gnu/libespeak-ng.so.1', '/usr/lib/aarch64-linux-gnu/libespeak-ng.so.1', '/usr/lib/libespeak-ng.so.1'];
-const haveEspeak = espeakLibs.some((p) => existsSync(p)) || /libespeak-ng\.so\.1/.test(run('ldconfig', ['-p']));
-const haveFont = run('fc-list', []).trim() !== '';
-// PocketSphinx and its US English model: the CPU lane's pocketsphinx aligner. Festival and three
-// of its voices: the aligners' test corpus (bench/corpus/make.py), speech not made by espeak.
-const sphinxModel = '/usr/share/pocketsphinx/model/en-us/en-us/mdef';
-const haveSphinx = /libpocketsphinx\.so\.3/.test(run('ldconfig', ['-p'])) && existsSync(sphinxModel);
-const festivalVoices = { 'festvox-kallpc16k': 'english/kal_diphone', 'festvox-kdlpc16k': 'english/ked_diphone', 'festvox-us-slt-hts': 'us/cmu_us_slt_arctic_hts' };
-const missingVoices = Object.entries(festivalVoices).filter(([, dir]) => !existsSync(`/usr/share/festival/voices/${dir}`)).map(([pkg]) => pkg);
-const missing = [...(haveEspeak ? [] : ['espeak-ng']), ...(has('ffmpeg') ? [] : ['ffmpeg']), ...(haveFont ? [] : ['fonts-dejavu-core']),
-  ...(haveSphinx ? [] : ['libpocketsphinx3', 'pocketsphinx-en-us']), ...(has('text2wave', ['-h']) ? [] : ['festival']), ...missingVoices];
-if (missing.length) aptInstall(missing);
+// 1. System packages: the service's (scripts/install/debian-packages.txt, the list the images
+//    install too) and the tests' own: Festival and three of its voices, for the aligners' test
+//    corpus (bench/corpus/make.py), speech not made by espeak. dpkg says what is installed.
+const listed = readFileSync(join(root, 'scripts/install/debian-packages.txt'), 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+const wanted = [...listed, 'festival', 'festvox-kallpc16k', 'festvox-kdlpc16k', 'festvox-us-slt-hts'];
+// (dpkg-query exits 1 when one is unknown, and still lists the others.)
+const dpkg = spawnSync('dpkg-query', ['-W', '-f', '${Package} ${Status}\n', ...wanted], { encoding: 'utf8' }).stdout ?? '';
+const installed = new Set(dpkg.split('\n').filter((l) => l.endsWith(' installed')).map((l) => l.split(' ')[0]));
+if (!has('dpkg-query', ['--version'])) say(`not a Debian system: make sure these (or their equivalents) are installed: ${wanted.join(' ')}`);
+else {
+  const missing = wanted.filter((p) => !installed.has(p));
+  if (missing.length) aptInstall(missing);
+}
 
 // 2. Python 3.11+ for the worker, the base of .venv (step 4).
 const python = process.env.VOICECUE_PYTHON || 'python3';
