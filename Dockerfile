@@ -27,7 +27,7 @@ RUN /opt/voicecue/install/system.sh python3 python3-venv tini \
  && useradd --system --create-home --uid 10001 voicecue \
  && mkdir -p /data /models && chown voicecue /data /models
 WORKDIR /app
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 VOICECUE_DATA_DIR=/data HF_HOME=/models/hf \
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 VOICECUE_DATA_DIR=/data HF_HOME=/models/hf TORCH_HOME=/models/torch NLTK_DATA=/models/nltk \
     VOICECUE_PYTHON=/opt/venv/bin/python PYTHONDONTWRITEBYTECODE=1
 EXPOSE 8080
 VOLUME ["/data", "/models"]

@@ -17,6 +17,7 @@ import { resolveModel, resolveVoice, voiceLibraryOf } from '../src/openai/voices
 import { streamSpeech } from '../src/openai/stream.js';
 import type { EngineName } from '../src/services/workers.js';
 import { COMMON, media, ref } from '../src/contract/openapi.js';
+import { isVoiceId } from '../src/voices/library.js';
 
 /** /v1 answers errors in OpenAI's shape, for every status. */
 const openaiErrors = Object.fromEntries(
@@ -68,7 +69,12 @@ export default async function openaiRoutes(app: FastifyInstance): Promise<void> 
     const signal = clientGone(reply);
     const timings: Record<string, number> = {};
     const ctx = { config, workers, store, log: request.log, signal, timings, metrics: app.metrics };
-    const speech = { engine, text: body.input, voice, language: null, speed, subtitles: {} };
+    // A stored voice is f5's reference.
+    const stored = engine === 'f5' && isVoiceId(voice) ? await app.voices.reference(voice) : null;
+    const speech = {
+      engine, text: body.input, voice, language: stored?.language ?? null, speed, subtitles: {},
+      ...(stored ? { storedVoice: { id: stored.id, text: stored.text, audioPath: stored.audioPath } } : {}),
+    };
     if (body.stream_format) return streamSpeech(ctx, reply, speech, body.response_format, body.stream_format);
 
     const result = await speak(ctx, { ...speech, audioFormat: body.response_format });
@@ -91,7 +97,7 @@ export default async function openaiRoutes(app: FastifyInstance): Promise<void> 
   // Open WebUI asks its TTS server for {models: [{id}]} and {voices: [{id, name}]}.
   app.get('/v1/audio/models', { schema: v1('listAudioModels', 'The models, as Open WebUI asks for them', ref('AudioModelList')) }, async () => ({ models: Object.keys(app.config.openai.models).map((id) => ({ id })) }));
 
-  app.get('/v1/audio/voices', { schema: v1('listVoices', "The voices: OpenAI's names (mapped to eSpeak NG voices) and stored voices", ref('VoiceList')) }, async () => {
+  app.get('/v1/audio/voices', { schema: v1('listOpenAIVoices', "The voices: OpenAI's names (mapped to eSpeak NG voices) and stored voices", ref('VoiceList')) }, async () => {
     const named = Object.entries(app.config.openai.voices).map(([id, voice]) => ({ id, name: id, engine: 'espeak' as const, voice }));
     const stored = (await voiceLibraryOf(app)?.list()) ?? [];
     return { voices: [...named, ...stored.map((v) => ({ id: v.id, name: v.name, engine: v.engine, voice: v.voice }))] };

@@ -11,6 +11,8 @@ import { speak, type SpeechRequest } from '../src/pipeline/index.js';
 import { F5_OPTIONS, ttsBodySchema, type TtsBody } from '../src/tts/request.js';
 import { downloadPath, downloadUrls } from '../src/tts/formats.js';
 import { COMMON, errors, media, ref } from '../src/contract/openapi.js';
+import { clip } from '../src/http/clip.js';
+import { isVoiceId } from '../src/voices/library.js';
 
 const RESULT_HEADERS = { Location: { type: 'string', description: "The audio's download path." } };
 const schemaOfTts = {
@@ -58,11 +60,33 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
     return {
       body,
       req: {
-        engine, text, voice: voice ?? (language ? null : config.defaultVoice), language: language ?? null, speed, subtitles, timingMethod: timing_method, audioFormat: audio_format,
+        // f5's voice is a stored voice or the upload, never an eSpeak NG default.
+        engine, text, voice: voice ?? (language || engine === 'f5' ? null : config.defaultVoice), language: language ?? null, speed, subtitles, timingMethod: timing_method, audioFormat: audio_format,
         ...(Object.keys(options).length ? { options } : {}),
         ...(uploaded ? { uploadedReference: { text: ref_text ?? '' } } : {}),
       },
     };
+  };
+
+  /** f5 speaks a stored voice (or an uploaded reference); espeak its own voices, never a stored one. */
+  const withStoredVoice = async (req: SpeechRequest): Promise<SpeechRequest> => {
+    const { voice } = req;
+    if (req.engine !== 'f5') {
+      if (voice && isVoiceId(voice)) {
+        throw new ApiError('UNKNOWN_VOICE', `${voice} is a stored voice, which only f5 (voice cloning) speaks: send engine f5 with it, or an eSpeak NG voice such as en-us`);
+      }
+      return req;
+    }
+    if (!voice) return req; // the upload; without one the worker says what to send
+    if (req.uploadedReference) throw new ApiError('VALIDATION_ERROR', 'send either voice (a stored voice) or ref_audio, not both');
+    const stored = isVoiceId(voice) ? await app.voices.reference(voice) : null;
+    if (!stored) {
+      throw new ApiError('UNKNOWN_VOICE', isVoiceId(voice)
+        ? `no stored voice ${voice}: GET /voices lists them`
+        : `f5 speaks stored voices, and ${clip(voice, 64)} is not one: store one with POST /voices, or send ref_audio`);
+    }
+    const { language, ...storedVoice } = stored;
+    return { ...req, storedVoice, language: req.language ?? language };
   };
 
   /** A multipart /tts: the fields as the JSON body's, and ref_audio written into the staging folder. */
@@ -71,7 +95,7 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
     const { req, body } = toRequest(parseOrThrow(schema, formValues(schema, fields)), hasFile);
     if (!hasFile) throw new ApiError('VALIDATION_ERROR', 'ref_audio is required: multipart/form-data is for f5 with a voice to clone; send JSON otherwise');
     got(body);
-    return req;
+    return withStoredVoice(req);
   };
 
   app.post('/tts', { schema: schemaOfTts }, async (request, reply) => {
@@ -80,7 +104,10 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
     const wantsAudio = answer === 'audio';
     let body: TtsBody | undefined;
     let req: SpeechRequest | undefined;
-    if (!form) ({ req, body } = toRequest(parseOrThrow(schema, jsonBody(request)), false));
+    if (!form) {
+      ({ req, body } = toRequest(parseOrThrow(schema, jsonBody(request)), false));
+      req = await withStoredVoice(req);
+    }
     const { config, workers, store } = app;
     const timings: Record<string, number> = {};
     const result = await speak(

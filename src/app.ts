@@ -14,6 +14,8 @@ import type { Config } from './config.js';
 import auth, { withRedaction } from './services/auth.js';
 import readiness from './services/readiness.js';
 import metrics from './services/metrics.js';
+import voices from './services/voices.js';
+import voiceRoutes from '../routes/voices.js';
 import store from './services/store.js';
 import workers, { type WorkerOverrides } from './services/workers.js';
 import google from './services/google.js';
@@ -96,6 +98,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   await app.register(store, { config });
+  await app.register(voices, { config });
   await app.register(workers, { config, workers: opts.workers });
   await app.register(google, { config, endpoint: opts.google });
   await app.register(readiness, { config, warmup: opts.warmup });
@@ -131,5 +134,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(downloadRoutes);
   await app.register(openaiRoutes);
   await app.register(alignRoutes);
+  await app.register(voiceRoutes);
   return app;
 }

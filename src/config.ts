@@ -96,6 +96,7 @@ const schema = z.object({
   VOICECUE_RATE_LIMIT: int(0, 1_000_000_000).default(600),
   VOICECUE_RATE_WINDOW_S: seconds(1).default(60),
   VOICECUE_METRICS_OPEN: z.enum(['true', 'false']).default('false'),
+  VOICECUE_MAX_VOICES: int(0, 100_000).default(500),
   // whisperx (GPU lane): align model per language, how many languages stay loaded, the torch device.
   VOICECUE_ALIGN_MODELS: z.string().optional().superRefine((value, ctx) => {
     const problem = alignModelsProblem(value);
@@ -176,6 +177,8 @@ export interface Config {
   rateWindowMs: number;
   /** /metrics without a key even when keys are set (a scraper inside the cluster). */
   metricsOpen: boolean;
+  /** Stored voices (POST /voices) the library holds at most. */
+  maxVoices: number;
   /** VOICECUE_ALIGN_MODELS as given (a JSON object of language -> model), passed to the GPU workers. */
   alignModels: string | undefined;
   alignCache: number;
@@ -278,6 +281,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimit: c.VOICECUE_RATE_LIMIT,
     rateWindowMs: Math.round(c.VOICECUE_RATE_WINDOW_S * 1000),
     metricsOpen: c.VOICECUE_METRICS_OPEN === 'true',
+    maxVoices: c.VOICECUE_MAX_VOICES,
     alignModels: c.VOICECUE_ALIGN_MODELS,
     alignCache: c.VOICECUE_ALIGN_CACHE,
     alignModelDir: c.VOICECUE_ALIGN_MODEL_DIR ? resolve(c.VOICECUE_ALIGN_MODEL_DIR) : undefined,

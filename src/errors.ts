@@ -29,6 +29,8 @@ export const ERROR_STATUS = {
   INVALID_AUDIO: 422,
   BUDGET_EXCEEDED: 422,
   INVALID_PARAMS: 422,
+  /** POST /voices: the library holds VOICECUE_MAX_VOICES voices already. */
+  TOO_MANY_VOICES: 422,
   CANCELLED: 499,
   QUEUE_FULL: 503,
   WARMING_UP: 503,

@@ -37,6 +37,8 @@ t.test('serves, turns ready, and on SIGTERM finishes the request in flight, then
   const port = 19000 + Math.floor(Math.random() * 2000);
   const server = start({
     PORT: String(port), VOICECUE_DATA_DIR: await tempDir(t), VOICECUE_LOG_LEVEL: 'info', VOICECUE_CPU_WORKERS: '2', VOICECUE_GPU_WORKERS: '1',
+    // Room for the long request on a loaded machine: past the grace it would rightly get a 503.
+    VOICECUE_SHUTDOWN_GRACE_S: '60',
   });
   t.teardown(() => void server.proc.kill('SIGKILL'));
   const base = `http://127.0.0.1:${port}`;

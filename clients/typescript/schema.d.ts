@@ -151,7 +151,7 @@ export interface paths {
             cookie?: never;
         };
         /** The voices: OpenAI's names (mapped to eSpeak NG voices) and stored voices */
-        get: operations["listVoices"];
+        get: operations["listOpenAIVoices"];
         put?: never;
         post?: never;
         delete?: never;
@@ -180,6 +180,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/voices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The stored voices, oldest first */
+        get: operations["listVoices"];
+        put?: never;
+        /**
+         * Store a voice to clone: a 1–30 s recording and its transcript
+         * @description The recording (any format ffmpeg decodes) is decoded once to mono 24 kHz; over 12 s it is cut at a pause, and the answer says from how long. Nothing is kept of a refused upload.
+         */
+        post: operations["createVoice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/voices/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One stored voice */
+        get: operations["getVoice"];
+        put?: never;
+        post?: never;
+        /** Delete a stored voice */
+        delete: operations["deleteVoice"];
+        options?: never;
+        head?: never;
+        /** Rename a voice or correct its transcript */
+        patch: operations["updateVoice"];
+        trace?: never;
+    };
+    "/voices/{id}/audio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A stored voice's reference recording (mono 24 kHz WAV) */
+        get: operations["getVoiceAudio"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -192,7 +249,7 @@ export interface components {
              * @enum {string}
              */
             engine?: "espeak" | "f5";
-            /** @description An eSpeak NG voice such as en-us, de or en-us+f3; default VOICECUE_DEFAULT_VOICE (en-us). */
+            /** @description An eSpeak NG voice such as en-us, de or en-us+f3 (default VOICECUE_DEFAULT_VOICE, en-us); with engine f5, a stored voice's id (POST /voices). */
             voice?: string;
             /** @description A language code; picks the voice when voice is not given, and the aligners that can run. */
             language?: string;
@@ -310,8 +367,6 @@ export interface components {
             text: string;
             /** @enum {string} */
             engine: "f5";
-            /** @description An eSpeak NG voice such as en-us, de or en-us+f3; default VOICECUE_DEFAULT_VOICE (en-us). */
-            voice?: string;
             /** @description A language code; picks the voice when voice is not given, and the aligners that can run. */
             language?: string;
             /**
@@ -540,6 +595,33 @@ export interface components {
             /** @enum {string} */
             stream_format?: "audio" | "sse";
         };
+        VoiceForm: {
+            /** @description What people call it: 1 to 100 characters. */
+            name: string;
+            /**
+             * @description The recording's transcript; empty lets F5 transcribe it at each use, where its ASR model is cached (slower).
+             * @default
+             */
+            ref_text?: string;
+            /** @description A language code; picks the voice when voice is not given, and the aligners that can run. */
+            language?: string;
+            /**
+             * Format: binary
+             * @description The recording: 1 to 30 s of one person speaking, any format ffmpeg decodes.
+             */
+            audio: string;
+        };
+        /**
+         * @example {
+         *       "name": "Narrator, warm"
+         *     }
+         */
+        VoiceChange: {
+            /** @description What people call it: 1 to 100 characters. */
+            name?: string;
+            /** @description The recording's transcript; empty lets F5 transcribe it at each use, where its ASR model is cached (slower). */
+            ref_text?: string;
+        };
         /**
          * @example {
          *       "statusCode": 400,
@@ -551,7 +633,7 @@ export interface components {
         Error: {
             statusCode: number;
             /** @enum {string} */
-            code: "MALFORMED_REQUEST" | "VALIDATION_ERROR" | "INVALID_JSON" | "INVALID_ID" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "AUDIO_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "TOO_MANY_CONNECTIONS" | "UNKNOWN_VOICE" | "NO_SPEECH" | "INVALID_AUDIO" | "BUDGET_EXCEEDED" | "INVALID_PARAMS" | "CANCELLED" | "QUEUE_FULL" | "WARMING_UP" | "ENGINE_UNAVAILABLE" | "TIMING_UNAVAILABLE" | "SIDECAR_UNAVAILABLE" | "ENCODER_UNAVAILABLE" | "SHUTTING_DOWN" | "SIDECAR_TIMEOUT" | "INSUFFICIENT_STORAGE" | "ENGINE_FAILED" | "INTERNAL_ERROR";
+            code: "MALFORMED_REQUEST" | "VALIDATION_ERROR" | "INVALID_JSON" | "INVALID_ID" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "AUDIO_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "TOO_MANY_CONNECTIONS" | "UNKNOWN_VOICE" | "NO_SPEECH" | "INVALID_AUDIO" | "BUDGET_EXCEEDED" | "INVALID_PARAMS" | "TOO_MANY_VOICES" | "CANCELLED" | "QUEUE_FULL" | "WARMING_UP" | "ENGINE_UNAVAILABLE" | "TIMING_UNAVAILABLE" | "SIDECAR_UNAVAILABLE" | "ENCODER_UNAVAILABLE" | "SHUTTING_DOWN" | "SIDECAR_TIMEOUT" | "INSUFFICIENT_STORAGE" | "ENGINE_FAILED" | "INTERNAL_ERROR";
             /** @description The HTTP status text. */
             error: string;
             /** @description What went wrong, for a person; names the field for validation errors. */
@@ -846,6 +928,25 @@ export interface components {
                 code: string | null;
             };
         };
+        StoredVoice: {
+            /** @description Use it as `voice` with engine f5 (and on /v1/audio/speech). */
+            id: string;
+            name: string;
+            ref_text: string;
+            language: string | null;
+            /** @description Seconds of the stored reference. */
+            duration: number;
+            /** @description Seconds of the upload, when it was cut at a pause to F5's 12 s. */
+            trimmed_from?: number;
+            /** @description ISO 8601. */
+            created_at: string;
+            updated_at: string;
+            /** @description The stored reference, to listen to. */
+            audio_url: string;
+        };
+        StoredVoiceList: {
+            voices: components["schemas"]["StoredVoice"][];
+        };
     };
     responses: never;
     parameters: never;
@@ -1126,7 +1227,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `UNKNOWN_VOICE`, `NO_SPEECH`, `INVALID_AUDIO`, `BUDGET_EXCEEDED`, `INVALID_PARAMS` */
+            /** @description `UNKNOWN_VOICE`, `NO_SPEECH`, `INVALID_AUDIO`, `BUDGET_EXCEEDED`, `INVALID_PARAMS`, `TOO_MANY_VOICES` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1731,7 +1832,7 @@ export interface operations {
             };
         };
     };
-    listVoices: {
+    listOpenAIVoices: {
         parameters: {
             query?: never;
             header?: never;
@@ -1930,7 +2031,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `UNKNOWN_VOICE`, `NO_SPEECH`, `INVALID_AUDIO`, `BUDGET_EXCEEDED`, `INVALID_PARAMS` */
+            /** @description `UNKNOWN_VOICE`, `NO_SPEECH`, `INVALID_AUDIO`, `BUDGET_EXCEEDED`, `INVALID_PARAMS`, `TOO_MANY_VOICES` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1973,6 +2074,593 @@ export interface operations {
             /** @description `INSUFFICIENT_STORAGE` */
             507: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error in the catalogue. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listVoices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The voices. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoredVoiceList"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`, `VALIDATION_ERROR`, `INVALID_JSON`, `INVALID_ID` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="voicecue"`, with `, error="invalid_token"` when a key was sent but is not valid. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `RATE_LIMITED`, `TOO_MANY_CONNECTIONS` */
+            429: {
+                headers: {
+                    /** @description Seconds until a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `QUEUE_FULL`, `WARMING_UP`, `ENGINE_UNAVAILABLE`, `TIMING_UNAVAILABLE`, `SIDECAR_UNAVAILABLE`, `ENCODER_UNAVAILABLE`, `SHUTTING_DOWN` */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry may succeed (queue full, warming up, shutting down). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error in the catalogue. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createVoice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["VoiceForm"];
+            };
+        };
+        responses: {
+            /** @description The stored voice. */
+            201: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoredVoice"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`, `VALIDATION_ERROR`, `INVALID_JSON`, `INVALID_ID` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="voicecue"`, with `, error="invalid_token"` when a key was sent but is not valid. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`, `AUDIO_TOO_LONG` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `UNKNOWN_VOICE`, `NO_SPEECH`, `INVALID_AUDIO`, `BUDGET_EXCEEDED`, `INVALID_PARAMS`, `TOO_MANY_VOICES` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `RATE_LIMITED`, `TOO_MANY_CONNECTIONS` */
+            429: {
+                headers: {
+                    /** @description Seconds until a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `QUEUE_FULL`, `WARMING_UP`, `ENGINE_UNAVAILABLE`, `TIMING_UNAVAILABLE`, `SIDECAR_UNAVAILABLE`, `ENCODER_UNAVAILABLE`, `SHUTTING_DOWN` */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry may succeed (queue full, warming up, shutting down). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `INSUFFICIENT_STORAGE` */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error in the catalogue. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getVoice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The voice. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoredVoice"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`, `VALIDATION_ERROR`, `INVALID_JSON`, `INVALID_ID` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="voicecue"`, with `, error="invalid_token"` when a key was sent but is not valid. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `RATE_LIMITED`, `TOO_MANY_CONNECTIONS` */
+            429: {
+                headers: {
+                    /** @description Seconds until a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `QUEUE_FULL`, `WARMING_UP`, `ENGINE_UNAVAILABLE`, `TIMING_UNAVAILABLE`, `SIDECAR_UNAVAILABLE`, `ENCODER_UNAVAILABLE`, `SHUTTING_DOWN` */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry may succeed (queue full, warming up, shutting down). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error in the catalogue. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteVoice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `MALFORMED_REQUEST`, `VALIDATION_ERROR`, `INVALID_JSON`, `INVALID_ID` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="voicecue"`, with `, error="invalid_token"` when a key was sent but is not valid. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `RATE_LIMITED`, `TOO_MANY_CONNECTIONS` */
+            429: {
+                headers: {
+                    /** @description Seconds until a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `QUEUE_FULL`, `WARMING_UP`, `ENGINE_UNAVAILABLE`, `TIMING_UNAVAILABLE`, `SIDECAR_UNAVAILABLE`, `ENCODER_UNAVAILABLE`, `SHUTTING_DOWN` */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry may succeed (queue full, warming up, shutting down). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error in the catalogue. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateVoice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VoiceChange"];
+            };
+        };
+        responses: {
+            /** @description The voice as it is now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoredVoice"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`, `VALIDATION_ERROR`, `INVALID_JSON`, `INVALID_ID` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="voicecue"`, with `, error="invalid_token"` when a key was sent but is not valid. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `RATE_LIMITED`, `TOO_MANY_CONNECTIONS` */
+            429: {
+                headers: {
+                    /** @description Seconds until a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `QUEUE_FULL`, `WARMING_UP`, `ENGINE_UNAVAILABLE`, `TIMING_UNAVAILABLE`, `SIDECAR_UNAVAILABLE`, `ENCODER_UNAVAILABLE`, `SHUTTING_DOWN` */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry may succeed (queue full, warming up, shutting down). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error in the catalogue. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getVoiceAudio: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The WAV. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "audio/wav": string;
+                };
+            };
+            /** @description `MALFORMED_REQUEST`, `VALIDATION_ERROR`, `INVALID_JSON`, `INVALID_ID` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="voicecue"`, with `, error="invalid_token"` when a key was sent but is not valid. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `RANGE_NOT_SATISFIABLE` */
+            416: {
+                headers: {
+                    /** @description `bytes *\/<size>`. */
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `RATE_LIMITED`, `TOO_MANY_CONNECTIONS` */
+            429: {
+                headers: {
+                    /** @description Seconds until a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `QUEUE_FULL`, `WARMING_UP`, `ENGINE_UNAVAILABLE`, `TIMING_UNAVAILABLE`, `SIDECAR_UNAVAILABLE`, `ENCODER_UNAVAILABLE`, `SHUTTING_DOWN` */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry may succeed (queue full, warming up, shutting down). */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

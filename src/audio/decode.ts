@@ -79,20 +79,22 @@ async function wavSamples(path: string): Promise<number> {
 export const REFERENCE_MAX_S = 12;
 /** Past this a reference is refused rather than cut: it is not a short sample of a voice. */
 export const REFERENCE_UPLOAD_MAX_S = 60;
+/** A stored voice's upload (POST /voices): 1 to 30 s. */
+export const VOICE_UPLOAD_S = { min: 1, max: 30 } as const;
 
 /**
  * A voice reference for f5: decoded to mono 24 kHz, and over REFERENCE_MAX_S cut at the last
  * pause between 3 s and 12 s (ffmpeg's silencedetect), else at 12 s, so no word is cut in half
- * where a pause allows. Answers the seconds kept.
+ * where a pause allows. Answers the seconds kept and the upload's own.
  */
-export async function decodeReference(input: string, output: string, signal: AbortSignal): Promise<number> {
-  const { duration } = await decodeToWav(input, output, REFERENCE_UPLOAD_MAX_S, signal);
-  if (duration <= REFERENCE_MAX_S) return duration;
+export async function decodeReference(input: string, output: string, signal: AbortSignal, maxS: number = REFERENCE_UPLOAD_MAX_S): Promise<{ duration: number; uploaded: number }> {
+  const { duration: uploaded } = await decodeToWav(input, output, maxS, signal);
+  if (uploaded <= REFERENCE_MAX_S) return { duration: uploaded, uploaded };
   const stderr = await ffmpeg(['-nostdin', '-hide_banner', '-i', output, '-af', 'silencedetect=noise=-35dB:duration=0.15', '-f', 'null', '-'], signal);
   const pauses = [...stderr.matchAll(/silence_start: (\d+(?:\.\d+)?)/g)].map((m) => Number(m[1])).filter((s) => s >= 3 && s <= REFERENCE_MAX_S);
   const cut = pauses.length ? Math.max(...pauses) + 0.05 : REFERENCE_MAX_S;
   const cutPath = `${output}.cut.wav`;
   await ffmpeg(['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-i', output, '-t', cut.toFixed(3), '-c:a', 'pcm_s16le', '-f', 'wav', cutPath], signal);
   await rename(cutPath, output);
-  return (await wavSamples(output)) / PCM_RATE;
+  return { duration: (await wavSamples(output)) / PCM_RATE, uploaded };
 }

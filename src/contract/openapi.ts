@@ -17,6 +17,7 @@ import { loadConfig } from '../config.js';
 import { alignFieldsSchema } from '../align/request.js';
 import { F5_OPTIONS, ttsBodySchema } from '../tts/request.js';
 import { speechBodySchema, modelListSchema, voiceListSchema, openaiErrorSchema } from '../openai/schema.js';
+import { voiceChangeSchema, voiceFieldsSchema } from '../voices/request.js';
 import * as answers from './schemas.js';
 
 const defaults = loadConfig({});
@@ -28,7 +29,9 @@ const file = (description: string) => z.custom<never>().meta({ type: 'string', f
 const REQUESTS = {
   // ref_text belongs to the form, with its ref_audio.
   TtsRequest: ttsBodySchema(defaults.maxTextChars).omit({ ref_text: true }),
+  // The form is f5 with an uploaded reference: no stored voice beside it.
   TtsForm: ttsBodySchema(defaults.maxTextChars)
+    .omit({ voice: true })
     .extend({
       engine: z.literal('f5'),
       ref_audio: file('The voice to clone, any format ffmpeg decodes; at most 60 s, cut to 12 s at a pause. Never kept.'),
@@ -38,6 +41,8 @@ const REQUESTS = {
     .extend({ audio: file('The recording, any format ffmpeg decodes: at most VOICECUE_MAX_UPLOAD_BYTES (256 MiB) and VOICECUE_MAX_ALIGN_S (2 h).') })
     .meta({ description: 'Form fields are text; numbers and true/false are read as the option expects.' }),
   SpeechRequest: speechBodySchema(defaults.openai.maxInput),
+  VoiceForm: voiceFieldsSchema.extend({ audio: file('The recording: 1 to 30 s of one person speaking, any format ffmpeg decodes.') }),
+  VoiceChange: voiceChangeSchema,
 };
 /** Answers: what the service sends. */
 const ANSWERS = {
@@ -55,6 +60,8 @@ const ANSWERS = {
   VoiceList: voiceListSchema,
   AudioModelList: answers.audioModelListSchema,
   OpenAIError: openaiErrorSchema,
+  StoredVoice: answers.storedVoiceSchema,
+  StoredVoiceList: answers.storedVoiceListSchema,
 };
 export type ComponentName = keyof typeof REQUESTS | keyof typeof ANSWERS;
 
@@ -110,14 +117,19 @@ export type RouteSchema = FastifySchema & { summary: string; description?: strin
 const TAGS = [
   { name: 'speech', description: 'Text in; speech and word-timed subtitles out.' },
   { name: 'align', description: 'A recording you have, timed against its script.' },
+  { name: 'voices', description: 'Stored voices to clone with f5.' },
   { name: 'results', description: 'Stored results: the audio and the subtitle files.' },
   { name: 'health', description: 'Probes for Kubernetes and load balancers.' },
   { name: 'openai', description: "OpenAI's audio API (`/v1`), for OpenAI clients; errors in OpenAI's shape." },
   { name: 'metrics', description: 'Prometheus.' },
 ];
 
-/** Stateful links for clients and fuzzers: a result's id leads to its download. */
+/** Stateful links for clients and fuzzers: a result's id leads to its download, a voice's to its routes. */
+const byVoiceId = (operationId: string) => ({ operationId, parameters: { id: '$response.body#/id' } });
 const LINKS = {
+  '/voices': {
+    post: { '201': { GetVoice: byVoiceId('getVoice'), GetVoiceAudio: byVoiceId('getVoiceAudio'), UpdateVoice: byVoiceId('updateVoice'), DeleteVoice: byVoiceId('deleteVoice') } },
+  },
   '/tts': { post: { '201': { DownloadResult: { operationId: 'download', parameters: { id: '$response.body#/id' }, description: 'The stored audio and subtitles.' } } } },
   '/align': { post: { '201': { DownloadResult: { operationId: 'download', parameters: { id: '$response.body#/id' }, description: 'The stored audio and subtitles.' } } } },
 } as const;
@@ -174,7 +186,7 @@ type Spec = { paths: Record<string, Record<string, { responses: Record<string, R
 function withLinks(spec: Spec): Spec {
   for (const [path, methods] of Object.entries(LINKS)) {
     for (const [method, statuses] of Object.entries(methods)) {
-      for (const [status, links] of Object.entries(statuses)) {
+      for (const [status, links] of Object.entries(statuses as Record<string, object>)) {
         const response = spec.paths[path]?.[method]?.responses[status];
         if (response) response.links = links;
       }

@@ -171,3 +171,16 @@ export const downloadFormatSchema = z
   .meta({ description: 'The audio (wav, or mp3, opus, aac, flac, pcm: transcoded from the WAV on first request and kept beside it) or a timing file.' });
 
 export const audioModelListSchema = z.object({ models: z.array(z.object({ id: z.string() })) });
+
+export const storedVoiceSchema = z.object({
+  id: z.string().meta({ description: 'Use it as `voice` with engine f5 (and on /v1/audio/speech).' }),
+  name: z.string(),
+  ref_text: z.string(),
+  language: nullable(z.string()),
+  duration: z.number().meta({ description: 'Seconds of the stored reference.' }),
+  trimmed_from: z.number().optional().meta({ description: "Seconds of the upload, when it was cut at a pause to F5's 12 s." }),
+  created_at: z.string().meta({ description: 'ISO 8601.' }),
+  updated_at: z.string(),
+  audio_url: z.string().meta({ description: 'The stored reference, to listen to.' }),
+});
+export const storedVoiceListSchema = z.object({ voices: z.array(storedVoiceSchema) });

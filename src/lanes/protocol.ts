@@ -130,7 +130,7 @@ export const synthesizeParamsSchema = z.object({
   max_audio_s: z.number().positive().optional(),
   max_worker_s: z.number().positive().optional(),
   /** f5: the voice to clone, a mono 24 kHz WAV inside the data dir, and its transcript. */
-  reference: z.object({ audio_path: z.string(), text: z.string() }).optional(),
+  reference: z.object({ audio_path: z.string(), text: z.string(), voice: z.string().optional() }).optional(),
   /** f5: per-request overrides of its defaults (the worker checks each bound again). */
   options: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
 });

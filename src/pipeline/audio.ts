@@ -16,7 +16,7 @@ export interface AudioRequest {
   language: string | null;
   speed: number;
   /** f5: the voice to clone (a mono 24 kHz WAV in the staging folder) and its transcript. */
-  reference?: { audio_path: string; text: string };
+  reference?: { audio_path: string; text: string; voice?: string };
   /** f5: overrides of its defaults (nfe_step, cfg_strength, seed, ...). */
   options?: Record<string, number | boolean>;
 }

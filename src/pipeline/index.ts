@@ -3,7 +3,7 @@
  * publish. Each step is its own module; a route composes the steps it needs (/tts all of them;
  * /align everything but the engine: its audio is decoded from the upload instead).
  */
-import { rm } from 'node:fs/promises';
+import { copyFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeReference, decodeToWav } from '../audio/decode.js';
 import { ApiError } from '../errors.js';
@@ -28,6 +28,8 @@ export interface SpeechRequest extends AudioRequest {
   audioFormat?: Encoding;
   /** f5: a reference was uploaded as UPLOAD_FILE into the staging folder; this is its transcript. */
   uploadedReference?: { text: string };
+  /** f5: a stored voice (POST /voices): its reference is copied into the staging folder. */
+  storedVoice?: { id: string; text: string; audioPath: string };
 }
 
 export interface SpeechResult {
@@ -72,9 +74,16 @@ export async function speak(ctx: StepContext, request: SpeechRequest | ((dir: st
     let audioReq: AudioRequest = { engine: req.engine, text: req.text, voice: req.voice, language: req.language, speed: req.speed, ...(req.options ? { options: req.options } : {}) };
     if (req.uploadedReference) {
       const upload = join(dir, UPLOAD_FILE);
-      referenceS = await timed(ctx, 'reference', () => decodeReference(upload, join(dir, REFERENCE_FILE), ctx.signal));
+      referenceS = (await timed(ctx, 'reference', () => decodeReference(upload, join(dir, REFERENCE_FILE), ctx.signal))).duration;
       await rm(upload);
       audioReq = { ...audioReq, reference: { audio_path: join(dir, REFERENCE_FILE), text: req.uploadedReference.text } };
+    } else if (req.storedVoice) {
+      // A copy: the voice may be deleted while the job waits for the GPU.
+      const { id: voice, text, audioPath } = req.storedVoice;
+      await copyFile(audioPath, join(dir, REFERENCE_FILE)).catch((err: NodeJS.ErrnoException) => {
+        throw err.code === 'ENOENT' ? new ApiError('UNKNOWN_VOICE', `voice ${voice} was deleted`) : err;
+      });
+      audioReq = { ...audioReq, reference: { audio_path: join(dir, REFERENCE_FILE), text, voice } };
     }
     const audio = await produceAudio(ctx, dir, audioReq, listener);
     // The caller's voice is not kept with the result.

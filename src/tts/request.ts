@@ -51,7 +51,7 @@ export function ttsBodySchema(maxTextChars: number) {
       }).meta({ description: 'The text to speak: 1 to VOICECUE_MAX_TEXT_CHARS (default 20000) characters (code points) after trimming.', minLength: 1 }),
       engine: z.enum(['espeak', 'f5'], { error: 'must be one of: espeak, f5' }).optional().meta({ description: 'Default VOICECUE_DEFAULT_ENGINE (espeak). f5 clones the voice of ref_audio (multipart).' }),
       voice: z.string({ error: 'must be a string' }).regex(VOICE_NAME, 'must be a voice name such as en-us or en-us+f3').optional()
-        .meta({ description: 'An eSpeak NG voice such as en-us, de or en-us+f3; default VOICECUE_DEFAULT_VOICE (en-us).' }),
+        .meta({ description: "An eSpeak NG voice such as en-us, de or en-us+f3 (default VOICECUE_DEFAULT_VOICE, en-us); with engine f5, a stored voice's id (POST /voices)." }),
       language: z.string({ error: 'must be a string' }).regex(LANGUAGE, 'must be a language code such as en or en-us').optional()
         .meta({ description: 'A language code; picks the voice when voice is not given, and the aligners that can run.' }),
       // 1e309 in JSON is a number past a double's range: it arrives as Infinity and is out of range, not "not a number".

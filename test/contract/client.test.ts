@@ -4,7 +4,7 @@ import t from 'tap';
 import { voicecue, type TtsResult } from '../../clients/typescript/index.js';
 import { listening, testApp } from '../helpers.js';
 
-t.test('synthesize, download and a typed error through the generated client', async (t) => {
+t.test('synthesize, download, the voice library and a typed error through the generated client', async (t) => {
   const { app, workers } = await testApp(t, { env: { VOICECUE_API_KEYS: 'k-client-0123456789' } });
   await workers.start();
   const base = `http://127.0.0.1:${await listening(app)}`;
@@ -24,6 +24,28 @@ t.test('synthesize, download and a typed error through the generated client', as
   t.equal((words.data as { words: unknown[] }).words.length, 3);
   const wav = await vc.GET('/download/{id}', { params: { path: { id: result.id } }, parseAs: 'arrayBuffer' });
   t.equal(Buffer.from(wav.data as ArrayBuffer).toString('ascii', 0, 4), 'RIFF');
+
+  // The voice library: a multipart upload (the WAV just made), listed, read, deleted.
+  const recording = new Blob([Buffer.from(wav.data as ArrayBuffer)], { type: 'audio/wav' });
+  const stored = await vc.POST('/voices', {
+    body: { name: 'Client voice', ref_text: 'Hello there, world.', audio: '' },
+    bodySerializer: ({ name, ref_text }) => {
+      const form = new FormData();
+      form.append('name', name);
+      form.append('ref_text', ref_text ?? '');
+      form.append('audio', recording, 'hello.wav');
+      return form;
+    },
+  });
+  t.equal(stored.response.status, 201, JSON.stringify(stored.error));
+  const voiceId = stored.data!.id;
+  const listed = await vc.GET('/voices');
+  t.same(listed.data!.voices.map((v) => [v.id, v.name]), [[voiceId, 'Client voice']]);
+  const one = await vc.GET('/voices/{id}', { params: { path: { id: voiceId } } });
+  t.equal(one.data!.ref_text, 'Hello there, world.');
+  t.equal((await vc.DELETE('/voices/{id}', { params: { path: { id: voiceId } } })).response.status, 204);
+  const gone = await vc.GET('/voices/{id}', { params: { path: { id: voiceId } } });
+  t.equal(gone.error?.code, 'NOT_FOUND');
 
   const refused = await vc.POST('/tts', { body: { text: 'Hi.', speed: 9 } });
   t.equal(refused.response.status, 400);

@@ -61,7 +61,7 @@ t.test('disk full on a real tmpfs: 507 JSON, nothing left behind, /health says l
     }
   });
   const voice = join(dataDir, 'voices', 'narrator.wav');
-  await mkdir(join(dataDir, 'voices'));
+  await mkdir(join(dataDir, 'voices'), { recursive: true });
   await writeFile(voice, Buffer.alloc(4096));
   await workers.start();
   const first = await app.inject({ method: 'POST', url: '/tts', payload: { text: SENTENCE } });
