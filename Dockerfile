@@ -15,10 +15,11 @@ FROM ${NODE_IMAGE} AS gateway
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.web.json ./
 COPY src ./src
 COPY routes ./routes
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
+COPY web ./web
+RUN npm run build && npm prune --omit=dev
 
 # What both images run on: the Debian packages, a non-root user, the data and model volumes.
 FROM ${NODE_IMAGE} AS base
@@ -42,6 +43,7 @@ COPY worker-py ./worker-py
 RUN /opt/voicecue/install/worker-python.sh /opt/venv cpu
 COPY --from=gateway /app/node_modules ./node_modules
 COPY --from=gateway /app/dist ./dist
+COPY web ./web
 COPY package.json openapi.yaml ./
 ENV VOICECUE_GPU_WORKERS=0
 USER voicecue
@@ -65,6 +67,7 @@ COPY --from=gpu-python /opt/venv /opt/venv
 COPY worker-py ./worker-py
 COPY --from=gateway /app/node_modules ./node_modules
 COPY --from=gateway /app/dist ./dist
+COPY web ./web
 COPY package.json openapi.yaml ./
 # Models load from /models (HF_HOME), the model-cache volume. Loading takes minutes: the health
 # check's start period says so.

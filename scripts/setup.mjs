@@ -13,9 +13,11 @@ const has = (cmd, args = ['-version']) => spawnSync(cmd, args, { stdio: 'ignore'
 
 // 1. System packages: the service's (scripts/install/debian-packages.txt, the list the images
 //    install too) and the tests' own: Festival and three of its voices, for the aligners' test
-//    corpus (bench/corpus/make.py), speech not made by espeak. dpkg says what is installed.
+//    corpus (bench/corpus/make.py), speech not made by espeak; Chromium for the page's tests.
+//    dpkg says what is installed.
 const listed = readFileSync(join(root, 'scripts/install/debian-packages.txt'), 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
-const wanted = [...listed, 'festival', 'festvox-kallpc16k', 'festvox-kdlpc16k', 'festvox-us-slt-hts'];
+// Chromium: the page's end-to-end tests (test/web), driven by playwright-core.
+const wanted = [...listed, 'festival', 'festvox-kallpc16k', 'festvox-kdlpc16k', 'festvox-us-slt-hts', 'chromium'];
 // (dpkg-query exits 1 when one is unknown, and still lists the others.)
 const dpkg = spawnSync('dpkg-query', ['-W', '-f', '${Package} ${Status}\n', ...wanted], { encoding: 'utf8' }).stdout ?? '';
 const installed = new Set(dpkg.split('\n').filter((l) => l.endsWith(' installed')).map((l) => l.split(' ')[0]));

@@ -15,7 +15,6 @@ import auth, { withRedaction } from './services/auth.js';
 import readiness from './services/readiness.js';
 import metrics from './services/metrics.js';
 import voices from './services/voices.js';
-import voiceRoutes from '../routes/voices.js';
 import store from './services/store.js';
 import workers, { type WorkerOverrides } from './services/workers.js';
 import google from './services/google.js';
@@ -25,6 +24,8 @@ import ttsRoutes from '../routes/tts.js';
 import downloadRoutes from '../routes/download.js';
 import openaiRoutes from '../routes/openai.js';
 import alignRoutes from '../routes/align.js';
+import voiceRoutes from '../routes/voices.js';
+import webRoutes from '../routes/web.js';
 
 export interface AppOptions {
   config: Config;
@@ -135,5 +136,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(openaiRoutes);
   await app.register(alignRoutes);
   await app.register(voiceRoutes);
+  await app.register(webRoutes);
   return app;
 }

@@ -9,7 +9,7 @@
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance, FastifySchema } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ERROR_STATUS } from '../errors.js';
 import { TRANSCODED } from '../audio/transcode.js';
@@ -112,7 +112,6 @@ function audioContent(): Record<string, object> {
   return Object.fromEntries(types.map((type) => [type, { schema: { ...binary, ...(type === 'audio/pcm' ? pcm : {}) } }]));
 }
 
-export type RouteSchema = FastifySchema & { summary: string; description?: string; operationId: string; tags: string[]; security?: object[] };
 
 const TAGS = [
   { name: 'speech', description: 'Text in; speech and word-timed subtitles out.' },

@@ -14,8 +14,8 @@ declare module 'fastify' {
 
 /** The probes: open without a key and never rate-limited, so an orchestrator always gets through. */
 export const OPEN_ROUTES: ReadonlySet<string> = new Set(['/health', '/health/live']);
-/** The API's documentation (/docs, its assets and the spec) is open too: it holds nothing of anyone's. */
-const isDocs = (url: string) => url === '/docs' || url.startsWith('/docs/');
+/** The API's documentation (/docs, its assets, the spec) and the page at / are open too: they hold nothing of anyone's. */
+const isPublic = (url: string) => url === '/docs' || url.startsWith('/docs/') || url === '/' || url.startsWith('/web/');
 
 /** What pino replaces with "[redacted]" wherever a logger of ours writes it. */
 export const LOG_REDACT = {
@@ -103,7 +103,7 @@ export default fp(
 
     app.addHook('onRequest', async (request, reply) => {
       const route = request.routeOptions.url ?? '';
-      if (OPEN_ROUTES.has(route) || isDocs(route) || (route === '/metrics' && config.metricsOpen)) return;
+      if (OPEN_ROUTES.has(route) || isPublic(route) || (route === '/metrics' && config.metricsOpen)) return;
       let refused: ApiError | undefined;
       if (digests.length > 0) {
         const token = bearerToken(request.headers.authorization);

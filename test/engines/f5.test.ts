@@ -51,3 +51,43 @@ t.test('an uploaded reference cloned by the real F5, timed by pocketsphinx on th
   const random = await speak({});
   t.ok(Number.isSafeInteger(random.seed), 'without a seed, the random one used is answered exactly');
 });
+
+t.test('a stored voice (an mp3 upload) spoken by the real F5, auto-timed by the real whisperx: every word as written, in order', { skip: python ? false : 'run with npm run test:engines' }, async (t) => {
+  const dir = await tempDir(t);
+  const engineTests = join(ROOT, 'worker-py', 'engine_tests');
+  const f5 = JSON.parse(execFileSync(python!, [join(engineTests, 'tiny_f5.py'), join(dir, 'model')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as Record<string, string>;
+  const align = join(dir, 'align-en');
+  execFileSync(python!, [join(engineTests, 'tiny_align.py'), 'model', align], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(python!, [join(engineTests, 'tiny_align.py'), 'punkt', join(dir, 'nltk')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const ref = join(dir, 'voice.mp3');
+  execFileSync('sh', ['-c', `espeak-ng -v en-us --stdout "${REF_TEXT}" | ffmpeg -nostdin -loglevel error -y -i - "${ref}"`]);
+  const config = loadConfig({
+    VOICECUE_DATA_DIR: join(dir, 'data'), VOICECUE_PYTHON: python!, VOICECUE_LOG_LEVEL: 'silent', VOICECUE_CPU_WORKERS: '1', VOICECUE_GPU_WORKERS: '1',
+    VOICECUE_SIDECAR_START_TIMEOUT_S: '300', VOICECUE_REQUEST_TIMEOUT_S: '300', VOICECUE_DEVICE: 'cpu', VOICECUE_ALIGN_MODELS: JSON.stringify({ en: align }),
+  });
+  const app = await buildApp({ config, logger: false, warmup: false, workers: { autoStart: false, env: { ...f5, VOICECUE_ALLOW_DOWNLOADS: '0', NLTK_DATA: join(dir, 'nltk') } } });
+  t.teardown(() => app.close());
+  await app.workers.start();
+  const port = await listening(app);
+  const form = new FormData();
+  form.append('name', 'Reader');
+  form.append('ref_text', REF_TEXT);
+  form.append('language', 'en');
+  form.append('audio', new Blob([readFileSync(ref)]), 'voice.mp3');
+  const stored = await fetch(`http://127.0.0.1:${port}/voices`, { method: 'POST', body: form });
+  t.equal(stored.status, 201);
+  const voice = (await stored.json()) as { id: string };
+
+  const text = 'In 2025 the ticket cost $4.50, up 12% on last year.';
+  const res = await app.inject({ method: 'POST', url: '/tts', payload: { engine: 'f5', voice: voice.id, text, nfe_step: 4, seed: 1 } });
+  t.equal(res.statusCode, 201, res.body.slice(0, 400));
+  const body = res.json() as { voice: string; timing: { aligner: string }; words: { word: string; start: number; end: number; source: string }[]; duration: number };
+  t.equal(body.voice, voice.id, 'spoken with the stored voice');
+  t.equal(body.timing.aligner, 'whisperx', 'auto: whisperx times f5');
+  t.same(body.words.map((w) => w.word), ['In', '2025', 'the', 'ticket', 'cost', '$4.50', 'up', '12%', 'on', 'last', 'year']);
+  let prev = 0;
+  for (const w of body.words) {
+    t.ok(w.start >= prev && w.end > w.start && w.end <= body.duration + 1e-3, `${w.word} ${w.start}-${w.end} in order, inside ${body.duration} s`);
+    prev = w.end;
+  }
+});

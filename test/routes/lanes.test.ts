@@ -70,7 +70,7 @@ t.test('a client that goes away mid-synthesis: the job is cancelled on the worke
   long.req.destroy();
   await waitFor(() => lane.stats.cancelledRunning === 1 && lane.status().running === 0, 5000, 'the worker to stop');
   // stderr (the log) and stdout (the reply) are separate pipes: the line may come just after.
-  await waitFor(() => log.lines.some((l) => /cancel id=\d+ \(running\)/.test(l.msg ?? '')), 5000, 'the worker to log the cancel');
+  await waitFor(() => log.lines.some((l) => /cancel id=\d+ \(running\)/.test(l.msg ?? '')), 15_000, 'the worker to log the cancel');
   t.equal(lane.status().workers[0]!.pid, pid, 'the worker was not killed: it stopped the job itself');
   await waitFor(async () => (await readdir(store.stagingDir)).length === 0, 5000, 'staging to be cleaned');
   t.same(await readdir(store.artifactsDir), [], 'nothing published');

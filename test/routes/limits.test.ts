@@ -26,7 +26,8 @@ t.test('work budget: audio over the limit is refused before any work, or stopped
 });
 
 t.test('200 requests at once against a queue of 8: only the overflow is refused, every accepted one completes', async (t) => {
-  const { app, workers, store } = await testApp(t, { worker: 'fake', env: { VOICECUE_MAX_QUEUE: '8' }, lane: { env: { FAKE_SYNTH_DELAY_S: '0.05' } } });
+  // Each synthesis takes 0.4 s: long enough that none finishes (freeing a slot) while the 200 arrive on a loaded machine.
+  const { app, workers, store } = await testApp(t, { worker: 'fake', env: { VOICECUE_MAX_QUEUE: '8' }, lane: { env: { FAKE_SYNTH_DELAY_S: '0.4' } } });
   await workers.start();
   const answers = await Promise.all(
     Array.from({ length: 200 }, (_, i) => app.inject({ method: 'POST', url: '/tts', payload: { text: `request ${i}` } })),
