@@ -576,6 +576,14 @@ export interface components {
              */
             audio: string;
         };
+        /**
+         * @example {
+         *       "model": "tts-1",
+         *       "voice": "alloy",
+         *       "input": "Hello, world.",
+         *       "response_format": "mp3"
+         *     }
+         */
         SpeechRequest: {
             /** @enum {string} */
             model: "tts-1" | "tts-1-hd" | "gpt-4o-mini-tts" | "espeak" | "f5";
@@ -834,6 +842,31 @@ export interface components {
                 unmet: ("reading_speed" | "min_duration")[];
             }[];
         };
+        /**
+         * @example {
+         *       "status": "ready",
+         *       "engines": {
+         *         "espeak": {
+         *           "available": true
+         *         },
+         *         "f5": {
+         *           "available": false,
+         *           "reason": "python package f5_tts is not installed"
+         *         }
+         *       },
+         *       "aligners": {
+         *         "native": {
+         *           "available": true
+         *         },
+         *         "pocketsphinx": {
+         *           "available": true
+         *         },
+         *         "dtw": {
+         *           "available": true
+         *         }
+         *       }
+         *     }
+         */
         Health: {
             /** @enum {string} */
             status: "ready" | "warming" | "starting" | "restarting" | "failed" | "unavailable" | "stopping" | "stopped" | "closing";
@@ -928,6 +961,19 @@ export interface components {
                 code: string | null;
             };
         };
+        /**
+         * @example {
+         *       "id": "vc_0k3m9q2x7a1b5c8d4e6f",
+         *       "name": "Narrator",
+         *       "ref_text": "What I said in the recording.",
+         *       "language": "en",
+         *       "duration": 8.2,
+         *       "trimmed_from": 18,
+         *       "created_at": "2026-12-03T10:00:00.000Z",
+         *       "updated_at": "2026-12-03T10:00:00.000Z",
+         *       "audio_url": "/voices/vc_0k3m9q2x7a1b5c8d4e6f/audio"
+         *     }
+         */
         StoredVoice: {
             /** @description Use it as `voice` with engine f5 (and on /v1/audio/speech). */
             id: string;

@@ -162,6 +162,12 @@ export const healthSchema = z.object({
     })
     .optional()
     .meta({ description: 'The data volume: only `{low: true, reason}` when below VOICECUE_MIN_FREE_MB (not a 503: /tts answers 507 meanwhile); verbose: always, with the figures.' }),
+}).meta({
+  examples: [{
+    status: 'ready',
+    engines: { espeak: { available: true }, f5: { available: false, reason: 'python package f5_tts is not installed' } },
+    aligners: { native: { available: true }, pocketsphinx: { available: true }, dtw: { available: true } },
+  }],
 });
 
 export const liveSchema = z.object({ status: z.literal('alive'), uptime: int().meta({ description: 'Seconds since the process started.' }) });
@@ -182,5 +188,10 @@ export const storedVoiceSchema = z.object({
   created_at: z.string().meta({ description: 'ISO 8601.' }),
   updated_at: z.string(),
   audio_url: z.string().meta({ description: 'The stored reference, to listen to.' }),
+}).meta({
+  examples: [{
+    id: 'vc_0k3m9q2x7a1b5c8d4e6f', name: 'Narrator', ref_text: 'What I said in the recording.', language: 'en', duration: 8.2, trimmed_from: 18,
+    created_at: '2026-12-03T10:00:00.000Z', updated_at: '2026-12-03T10:00:00.000Z', audio_url: '/voices/vc_0k3m9q2x7a1b5c8d4e6f/audio',
+  }],
 });
 export const storedVoiceListSchema = z.object({ voices: z.array(storedVoiceSchema) });

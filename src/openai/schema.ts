@@ -33,7 +33,7 @@ export function speechBodySchema(maxInput: number) {
       .default(1),
     /** Absent: the whole file once made. `audio`: the audio as it is produced; `sse`: speech.audio.delta events. */
     stream_format: z.enum(STREAM_FORMATS, { error: 'must be one of: audio, sse' }).optional(),
-  }, { error: 'must be a JSON object' });
+  }, { error: 'must be a JSON object' }).meta({ examples: [{ model: 'tts-1', voice: 'alloy', input: 'Hello, world.', response_format: 'mp3' }] });
 }
 export type SpeechBody = z.infer<ReturnType<typeof speechBodySchema>>;
 

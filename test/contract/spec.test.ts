@@ -46,6 +46,20 @@ t.test('every operation is described: id, summary, tags, a success with content,
   t.same(Object.keys(spec.paths['/tts']!.post!.responses).filter((s) => /^2/.test(s)).sort(), ['200', '201'], 'JSON is 201, the audio itself 200');
 });
 
+t.test('/docs is an HTML page from the npm package, open without a key; /docs/json is this spec', async (t) => {
+  const { app } = await testApp(t, { worker: 'fake', env: { VOICECUE_API_KEYS: 'k-docs-0123456789' } });
+  const docs = await app.inject('/docs/');
+  const page = docs.statusCode === 302 ? await app.inject(String(docs.headers.location)) : docs;
+  t.equal(page.statusCode, 200);
+  t.match(page.headers['content-type'], /^text\/html/);
+  t.match(page.body, /swagger-ui/);
+  t.notMatch(page.body, /https?:\/\/(?!localhost)[a-z0-9.-]+\.[a-z]{2,}\/[^"']*\.(js|css)/i, 'no script or style from elsewhere');
+  const json = await app.inject('/docs/json');
+  t.equal(json.statusCode, 200);
+  t.same(json.json(), parse(committed), 'the spec it serves is the committed one');
+  t.equal((await app.inject('/tts')).statusCode, 401, 'the API itself still needs the key');
+});
+
 t.test('real answers fit the schemas the spec is made of, with no field it does not name', async (t) => {
   const { app, workers } = await testApp(t, { worker: 'fake' });
   await workers.start();
