@@ -112,7 +112,6 @@ function audioContent(): Record<string, object> {
   return Object.fromEntries(types.map((type) => [type, { schema: { ...binary, ...(type === 'audio/pcm' ? pcm : {}) } }]));
 }
 
-
 const TAGS = [
   { name: 'speech', description: 'Text in; speech and word-timed subtitles out.' },
   { name: 'align', description: 'A recording you have, timed against its script.' },
@@ -124,13 +123,12 @@ const TAGS = [
 ];
 
 /** Stateful links for clients and fuzzers: a result's id leads to its download, a voice's to its routes. */
-const byVoiceId = (operationId: string) => ({ operationId, parameters: { id: '$response.body#/id' } });
+const byId = (operationId: string, description?: string) => ({ operationId, parameters: { id: '$response.body#/id' }, ...(description ? { description } : {}) });
+const download = { DownloadResult: byId('download', 'The stored audio and subtitles.') };
 const LINKS = {
-  '/voices': {
-    post: { '201': { GetVoice: byVoiceId('getVoice'), GetVoiceAudio: byVoiceId('getVoiceAudio'), UpdateVoice: byVoiceId('updateVoice'), DeleteVoice: byVoiceId('deleteVoice') } },
-  },
-  '/tts': { post: { '201': { DownloadResult: { operationId: 'download', parameters: { id: '$response.body#/id' }, description: 'The stored audio and subtitles.' } } } },
-  '/align': { post: { '201': { DownloadResult: { operationId: 'download', parameters: { id: '$response.body#/id' }, description: 'The stored audio and subtitles.' } } } },
+  '/voices': { post: { '201': { GetVoice: byId('getVoice'), GetVoiceAudio: byId('getVoiceAudio'), UpdateVoice: byId('updateVoice'), DeleteVoice: byId('deleteVoice') } } },
+  '/tts': { post: { '201': download } },
+  '/align': { post: { '201': download } },
 } as const;
 
 /**
