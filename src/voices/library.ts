@@ -9,6 +9,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { ApiError } from '../errors.js';
 import type { StoredVoice } from '../openai/voices.js';
+import { newArtifactId } from '../store/artifacts.js';
 
 /** `vc_` and 20 random base-36 characters: never an eSpeak NG voice name, checked before any path. */
 const VOICE_ID = /^vc_[0-9a-z]{20}$/;
@@ -91,10 +92,13 @@ export class VoiceStore {
     return updated;
   }
 
-  /** Renamed out of the library (gone for readers at once), then removed. False when there was none. */
-  async remove(id: string, trashDir: string): Promise<boolean> {
+  /**
+   * Renamed out of the library (gone for readers at once) into staging under a result-shaped name,
+   * so the sweep at start removes it should this process die before the rm. False when there was none.
+   */
+  async remove(id: string, stagingDir: string): Promise<boolean> {
     if (!isVoiceId(id)) return false;
-    const trash = join(trashDir, `deleted-${id}-${randomBytes(4).toString('hex')}`);
+    const trash = join(stagingDir, newArtifactId());
     try {
       await rename(this.folder(id), trash);
     } catch (err) {
