@@ -23,6 +23,12 @@ import { isVoiceId } from '../src/voices/library.js';
 const openaiErrors = Object.fromEntries(
   [...COMMON, 404, 413, 415, 422, 504, 507, 'default'].map((s) => [s, { description: "An error in OpenAI's shape.", content: { 'application/json': { schema: ref('OpenAIError') } } }]),
 );
+const SSE_EVENT = {
+  type: 'object',
+  description: 'One server-sent event. `data` is JSON: `speech.audio.delta` {audio: base64}, `voicecue.words` {words}, `speech.audio.done` {usage}, or `error`.',
+  required: ['data'],
+  properties: { data: { type: 'string', contentMediaType: 'application/json' }, event: { type: 'string' }, id: { type: 'string' }, retry: { type: 'integer' } },
+};
 const v1 = (operationId: string, summary: string, answer: object) => ({ tags: ['openai'], operationId, summary, response: { 200: answer, ...openaiErrors } });
 
 /** What each engine can do with `speed` (espeak's rate 87..350 words a minute). */
@@ -46,7 +52,8 @@ export default async function openaiRoutes(app: FastifyInstance): Promise<void> 
           'X-Voicecue-Voice': { type: 'string' },
           'X-Voicecue-Notice': { type: 'string', description: 'What was changed or ignored (speed clamped, instructions).' },
         },
-        content: { ...media.audio, 'text/event-stream': { schema: { type: 'string' } } },
+        // Before OpenAPI 3.2 (itemSchema), an event stream's schema describes each event.
+        content: { ...media.audio, 'text/event-stream': { schema: SSE_EVENT } },
       }),
       body: { content: { 'application/json': { schema: ref('SpeechRequest') } } },
     },

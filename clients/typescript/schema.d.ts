@@ -1509,7 +1509,12 @@ export interface operations {
                     "audio/aac": string;
                     "audio/flac": string;
                     "audio/pcm": string;
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        data: string;
+                        event?: string;
+                        id?: string;
+                        retry?: number;
+                    };
                 };
             };
             /** @description An error in OpenAI's shape. */
