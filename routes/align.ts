@@ -5,7 +5,10 @@ import { ApiError } from '../src/errors.js';
 import { clientGone } from '../src/http/abort.js';
 import { assertSpeakable, parseOrThrow } from '../src/http/body.js';
 import { formLimits, formValues, readForm } from '../src/http/form.js';
-import { align, type AlignRequest } from '../src/pipeline/index.js';
+import { align, type AlignRequest, type AlignResult } from '../src/pipeline/index.js';
+import { streamProgress, PROGRESS_EVENT_SCHEMA } from '../src/http/events.js';
+import { streamFailure } from '../src/http/framework.js';
+import { negotiate } from '../src/http/negotiate.js';
 import { downloadPath, downloadUrls } from '../src/tts/formats.js';
 import { COMMON, errors, ref } from '../src/contract/openapi.js';
 
@@ -21,6 +24,10 @@ const schemaOfAlign = {
       description: 'The words, stored under an id with the WAV and the subtitle files.',
       headers: { Location: { type: 'string', description: "The WAV's download path." } },
       content: { 'application/json': { schema: ref('AlignResult') } },
+    },
+    200: {
+      description: 'With `Accept: text/event-stream`: progress events once the recording is decoded, then the `result` event (the 201 answer) or an `error` event.',
+      content: { 'text/event-stream': { schema: PROGRESS_EVENT_SCHEMA } },
     },
     ...errors(...COMMON, 413, 415, 422, 504, 507),
   },
@@ -48,21 +55,27 @@ export default async function alignRoutes(app: FastifyInstance): Promise<void> {
       const { text, language, timing_method, return_word_timings: _, ...subtitles } = fields;
       return { text, language: language ?? null, timingMethod: timing_method, subtitles };
     };
-    const result = await align({ config, workers, store, log: request.log, signal: clientGone(reply), timings, google: app.google, metrics: app.metrics }, receive);
-    request.log.info({ id: result.id, words: result.words.length, aligner: result.timing.aligner, duration: result.duration, timings_ms: timings }, 'aligned');
-    const audioUrl = downloadPath(result.id);
-    return reply.code(201).header('location', audioUrl).send({
-      id: result.id,
-      language: fields!.language ?? null,
-      sample_rate: result.sample_rate,
-      samples: result.samples,
-      duration: result.duration,
-      words: fields!.return_word_timings ? result.words : [],
-      timing: result.timing,
-      subtitles: result.subtitles,
-      timings_ms: timings,
-      audio_url: audioUrl,
-      downloads: downloadUrls(result.id, result.formats, 'wav'),
-    });
+    const ctx = { config, workers, store, log: request.log, signal: clientGone(reply), timings, google: app.google, metrics: app.metrics };
+    const answer = (result: AlignResult) => {
+      request.log.info({ id: result.id, words: result.words.length, aligner: result.timing.aligner, duration: result.duration, timings_ms: timings }, 'aligned');
+      return {
+        id: result.id,
+        language: fields!.language ?? null,
+        sample_rate: result.sample_rate,
+        samples: result.samples,
+        duration: result.duration,
+        words: fields!.return_word_timings ? result.words : [],
+        timing: result.timing,
+        subtitles: result.subtitles,
+        timings_ms: timings,
+        audio_url: downloadPath(result.id),
+        downloads: downloadUrls(result.id, result.formats, 'wav'),
+      };
+    };
+    if (negotiate(request.headers.accept) === 'events') {
+      return streamProgress(reply, (progress) => align({ ...ctx, progress }, receive), answer, (err) => streamFailure(request, err));
+    }
+    const result = await align(ctx, receive);
+    return reply.code(201).header('location', downloadPath(result.id)).send(answer(result));
   });
 }

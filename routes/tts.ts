@@ -7,7 +7,9 @@ import { clientGone } from '../src/http/abort.js';
 import { assertSpeakable, jsonBody, parseOrThrow } from '../src/http/body.js';
 import { formLimits, formValues, readForm } from '../src/http/form.js';
 import { negotiate } from '../src/http/negotiate.js';
-import { speak, type SpeechRequest } from '../src/pipeline/index.js';
+import { speak, type SpeechRequest, type SpeechResult } from '../src/pipeline/index.js';
+import { PROGRESS_EVENT_SCHEMA, streamProgress } from '../src/http/events.js';
+import { streamFailure } from '../src/http/framework.js';
 import { F5_OPTIONS, ttsBodySchema, type TtsBody } from '../src/tts/request.js';
 import { downloadPath, downloadUrls } from '../src/tts/formats.js';
 import { COMMON, errors, media, ref } from '../src/contract/openapi.js';
@@ -20,19 +22,19 @@ const schemaOfTts = {
   operationId: 'synthesize',
   summary: 'Synthesize speech with word timings',
   description:
-    'JSON, or multipart/form-data for f5 with a voice to clone (ref_audio). The answer is the stored result as JSON (201), or with `Accept: audio/*` the audio itself (200) in `audio_format`; the words and subtitle files download from GET /download/{id} either way.',
+    'JSON, or multipart/form-data for f5 with a voice to clone (ref_audio). The answer is the stored result as JSON (201), with `Accept: audio/*` the audio itself (200) in `audio_format`, or with `Accept: text/event-stream` progress events and then the result; the words and subtitle files download from GET /download/{id} either way.',
   body: { content: { 'application/json': { schema: ref('TtsRequest') }, 'multipart/form-data': { schema: ref('TtsForm') } } },
   response: {
     201: { description: 'The result, stored under its id.', headers: RESULT_HEADERS, content: { 'application/json': { schema: ref('TtsResult') } } },
     200: {
-      description: 'With `Accept: audio/*`: the audio itself, in `audio_format` (default wav).',
+      description: 'With `Accept: audio/*`: the audio itself, in `audio_format` (default wav). With `Accept: text/event-stream`: a progress event per chunk spoken and per aligner step, then the `result` event (the 201 answer) or an `error` event.',
       headers: {
         ...RESULT_HEADERS,
         'X-Voicecue-Id': { type: 'string', description: "The result's id." },
         'X-Voicecue-Duration': { type: 'number', description: 'Seconds of audio.' },
         'X-Voicecue-Timing': { type: 'string', description: 'The aligner that timed the words, or `unavailable`.' },
       },
-      content: media.audio,
+      content: { ...media.audio, 'text/event-stream': { schema: PROGRESS_EVENT_SCHEMA } },
     },
     ...errors(...COMMON, 406, 413, 415, 422, 504, 507),
   },
@@ -101,7 +103,6 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
   app.post('/tts', { schema: schemaOfTts }, async (request, reply) => {
     const form = request.isMultipart();
     const answer = negotiate(request.headers.accept);
-    const wantsAudio = answer === 'audio';
     let body: TtsBody | undefined;
     let req: SpeechRequest | undefined;
     if (!form) {
@@ -110,13 +111,39 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
     }
     const { config, workers, store } = app;
     const timings: Record<string, number> = {};
-    const result = await speak(
-      { config, workers, store, log: request.log, signal: clientGone(reply), timings, google: app.google, metrics: app.metrics },
-      req ?? receive(request, (b) => (body = b)),
-    );
-    const { language, speed, return_word_timings, audio_format } = body!;
-    request.log.info({ id: result.id, engine: result.engine, words: result.words.length, aligner: result.timing.aligner, timings_ms: timings }, 'synthesized');
-    if (wantsAudio) {
+    const ctx = { config, workers, store, log: request.log, signal: clientGone(reply), timings, google: app.google, metrics: app.metrics };
+    const request_ = req ?? receive(request, (b) => (body = b));
+    const logged = (result: SpeechResult) => {
+      request.log.info({ id: result.id, engine: result.engine, words: result.words.length, aligner: result.timing.aligner, timings_ms: timings }, 'synthesized');
+      return result;
+    };
+    const json = (result: SpeechResult) => {
+      const { language, speed, return_word_timings, audio_format } = body!;
+      return {
+        id: result.id,
+        engine: result.engine,
+        voice: result.voice,
+        language: language ?? null,
+        speed,
+        sample_rate: result.sample_rate,
+        samples: result.samples,
+        duration: result.duration,
+        words: return_word_timings ? result.words : [],
+        ...result.engineReport,
+        timing: result.timing,
+        subtitles: result.subtitles,
+        timings_ms: timings,
+        audio_url: downloadPath(result.id, audio_format === 'wav' ? undefined : audio_format),
+        audio_format,
+        downloads: downloadUrls(result.id, result.formats, audio_format),
+      };
+    };
+    if (answer === 'events') {
+      return streamProgress(reply, (progress) => speak({ ...ctx, progress }, request_), (result) => json(logged(result)), (err) => streamFailure(request, err));
+    }
+    const result = logged(await speak(ctx, request_));
+    const { audio_format } = body!;
+    if (answer === 'audio') {
       // Streamed directly: Range and conditional requests belong to GET /download, not to a POST.
       return reply
         .header('content-type', result.audio.contentType)
@@ -128,24 +155,7 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
         .header('location', downloadPath(result.id, audio_format === 'wav' ? undefined : audio_format))
         .send(createReadStream(join(store.artifactsDir, result.id, result.audio.file)));
     }
-    const audioUrl = downloadPath(result.id, audio_format === 'wav' ? undefined : audio_format);
-    return reply.code(201).header('location', audioUrl).send({
-      id: result.id,
-      engine: result.engine,
-      voice: result.voice,
-      language: language ?? null,
-      speed,
-      sample_rate: result.sample_rate,
-      samples: result.samples,
-      duration: result.duration,
-      words: return_word_timings ? result.words : [],
-      ...result.engineReport,
-      timing: result.timing,
-      subtitles: result.subtitles,
-      timings_ms: timings,
-      audio_url: audioUrl,
-      audio_format,
-      downloads: downloadUrls(result.id, result.formats, audio_format),
-    });
+    const answered = json(result);
+    return reply.code(201).header('location', answered.audio_url).send(answered);
   });
 }

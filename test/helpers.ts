@@ -95,3 +95,12 @@ export function parseWav(buf: Buffer): { sampleRate: number; channels: number; b
   }
   throw new Error('no data chunk');
 }
+
+/** A server-sent event stream's events, in order (the `event:` and `data:` lines of each; comments dropped). */
+export function parseEvents(text: string): { event: string; data: unknown }[] {
+  return text.split('\n\n').filter((block) => block.trim() && !block.startsWith(':')).map((block) => {
+    const lines = block.split('\n');
+    const field = (name: string) => lines.filter((l) => l.startsWith(`${name}: `)).map((l) => l.slice(name.length + 2)).join('\n');
+    return { event: field('event') || 'message', data: JSON.parse(field('data')) as unknown };
+  });
+}

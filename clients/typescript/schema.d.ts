@@ -66,7 +66,7 @@ export interface paths {
         put?: never;
         /**
          * Synthesize speech with word timings
-         * @description JSON, or multipart/form-data for f5 with a voice to clone (ref_audio). The answer is the stored result as JSON (201), or with `Accept: audio/*` the audio itself (200) in `audio_format`; the words and subtitle files download from GET /download/{id} either way.
+         * @description JSON, or multipart/form-data for f5 with a voice to clone (ref_audio). The answer is the stored result as JSON (201), with `Accept: audio/*` the audio itself (200) in `audio_format`, or with `Accept: text/event-stream` progress events and then the result; the words and subtitle files download from GET /download/{id} either way.
          */
         post: operations["synthesize"];
         delete?: never;
@@ -1184,7 +1184,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description With `Accept: audio/*`: the audio itself, in `audio_format` (default wav). */
+            /** @description With `Accept: audio/*`: the audio itself, in `audio_format` (default wav). With `Accept: text/event-stream`: a progress event per chunk spoken and per aligner step, then the `result` event (the 201 answer) or an `error` event. */
             200: {
                 headers: {
                     /** @description The audio's download path. */
@@ -1204,6 +1204,13 @@ export interface operations {
                     "audio/aac": string;
                     "audio/flac": string;
                     "audio/pcm": string;
+                    "text/event-stream": {
+                        data: string;
+                        /** @enum {string} */
+                        event?: "progress" | "result" | "error";
+                        id?: string;
+                        retry?: number;
+                    };
                 };
             };
             /** @description The result, stored under its id. */
@@ -2024,6 +2031,21 @@ export interface operations {
             };
         };
         responses: {
+            /** @description With `Accept: text/event-stream`: progress events once the recording is decoded, then the `result` event (the 201 answer) or an `error` event. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": {
+                        data: string;
+                        /** @enum {string} */
+                        event?: "progress" | "result" | "error";
+                        id?: string;
+                        retry?: number;
+                    };
+                };
+            };
             /** @description The words, stored under an id with the WAV and the subtitle files. */
             201: {
                 headers: {

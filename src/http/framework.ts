@@ -27,6 +27,13 @@ export function errorHandler(err: FastifyError | ApiError, request: FastifyReque
   return reply.code(apiError.statusCode).headers(apiError.headers).send(apiError.toJSON());
 }
 
+/** A failure after a streamed answer began: mapped and logged as the error handler would, for the stream to answer. */
+export function streamFailure(request: FastifyRequest, err: unknown): ApiError {
+  const apiError = err instanceof ApiError ? err : fromFrameworkError(err as FastifyError, request);
+  logError(request, apiError, err);
+  return apiError;
+}
+
 export function logError(request: FastifyRequest, apiError: ApiError, err: unknown): void {
   const status = apiError.statusCode;
   if (status >= 500 && status !== 503) request.log.error({ err, code: apiError.code, detail: apiError.detail }, apiError.message);

@@ -52,7 +52,11 @@ export async function produceAudio(ctx: StepContext, dir: string, req: AudioRequ
     ...req, output_path: join(dir, AUDIO_FILE), word_timings: true, max_audio_s: ctx.config.maxAudioS, max_worker_s: ctx.config.maxWorkerS,
   };
   const reader = listener ? new ChunkReader(dir, listener, ctx.signal) : undefined;
-  const options = { ...jobOptions(ctx), ...(reader ? { onProgress: (msg: ProgressEvent) => reader.progress(msg) } : {}) };
+  const onProgress = (msg: ProgressEvent) => {
+    reader?.progress(msg);
+    ctx.progress?.({ stage: 'synthesize', done: msg.done, total: msg.total });
+  };
+  const options = { ...jobOptions(ctx), ...(reader || ctx.progress ? { onProgress } : {}) };
   try {
     const reply = await timed(ctx, 'worker_round_trip', () => lane.run('synthesize', params, options))
       .catch((err: unknown) => {

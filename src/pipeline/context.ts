@@ -19,7 +19,17 @@ export interface StepContext {
   google?: GatewayAligner | undefined;
   /** Where the work done is counted (/metrics). */
   metrics?: Metrics | undefined;
+  /** Hears each step's progress (a streamed answer, Accept: text/event-stream). */
+  progress?: Progress | undefined;
 }
+
+/** A step's progress as a streamed answer carries it. */
+export type ProgressUpdate =
+  | { stage: 'synthesize'; done: number; total: number }
+  | { stage: 'decode'; duration: number }
+  | { stage: 'align'; aligner: string; done: number; total: number };
+
+export type Progress = (update: ProgressUpdate) => void;
 
 /** Runs one step and records how long it took under `name`. */
 export async function timed<T>(ctx: StepContext, name: string, step: () => Promise<T> | T): Promise<T> {

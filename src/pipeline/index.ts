@@ -139,6 +139,7 @@ export async function align(ctx: StepContext, receive: (dir: string) => Promise<
     const upload = join(dir, UPLOAD_FILE);
     const decoded = await timed(ctx, 'decode', () => decodeToWav(upload, join(dir, AUDIO_FILE), ctx.config.align.maxAudioS, ctx.signal));
     await rm(upload);
+    ctx.progress?.({ stage: 'decode', duration: decoded.duration });
     const { words, timing } = await timeWords(ctx, {
       audioPath: join(dir, AUDIO_FILE), text: req.text, language: req.language, engine: 'upload', engineWords: [], method: req.timingMethod,
     });

@@ -1,5 +1,5 @@
 import { ApiError } from '../errors.js';
-import { alignResultSchema, type Chunk } from '../lanes/index.js';
+import { alignResultSchema, type Chunk, type ProgressEvent } from '../lanes/index.js';
 import type { AlignerName } from '../services/workers.js';
 import type { Word } from '../types.js';
 import { jobOptions, timed, type StepContext } from './context.js';
@@ -70,7 +70,10 @@ const workerStep = (name: AlignerName): Step => async (ctx, req) => {
     aligner: name, audio_path: req.audioPath, text: req.text, language: req.language,
     ...(req.chunks?.length ? { segments: req.chunks } : {}),
   };
-  const reply = await timed(ctx, `align_${name}`, () => ctx.workers.laneFor('aligner', name).run('align', params, jobOptions(ctx)));
+  const report = (done: number, total: number) => ctx.progress?.({ stage: 'align', aligner: name, done, total });
+  const options = { ...jobOptions(ctx), onProgress: (msg: ProgressEvent) => report(msg.done, msg.total) };
+  report(0, 1);
+  const reply = await timed(ctx, `align_${name}`, () => ctx.workers.laneFor('aligner', name).run('align', params, options));
   const parsed = alignResultSchema.safeParse(reply);
   if (!parsed.success) throw new Error('a malformed result');
   return parsed.data.words;
@@ -87,6 +90,7 @@ const STEPS: Record<StepName, Step> = {
   google: async (ctx, req) => {
     const why = ctx.google ? ctx.google.unavailable() : 'the google aligner is not set up in this gateway';
     if (why) throw new Skip(why);
+    ctx.progress?.({ stage: 'align', aligner: 'google', done: 0, total: 1 });
     return timed(ctx, 'align_google', () => ctx.google!.align(ctx, req));
   },
 };

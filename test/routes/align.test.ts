@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listening, ROOT, tempDir, testApp } from '../helpers.js';
+import { listening, parseEvents, ROOT, tempDir, testApp } from '../helpers.js';
 
 interface Truth { text: string; duration: number; words: { word: string; start: number; end: number }[] }
 interface Answer {
@@ -111,6 +111,52 @@ t.test('mp3 and flac uploads; dtw on request; a script with an extra or a missin
   const fewer = await post({ text: SCRIPT }, { path: longer, name: 'longer.wav' });
   t.equal(fewer.status, 201, 'audio with a sentence the script lacks: still 2xx');
   inside(t, fewer.body, fewer.body.duration, 17);
+});
+
+t.test('Accept: text/event-stream streams the progress of a long alignment, then the answer; a refusal before any work stays a 4xx', async (t) => {
+  const dir = await tempDir(t);
+  const { wav } = festival(dir, 'clean', SCRIPT);
+  // Eight times over (about 50 s): pocketsphinx aligns it in windows, each one a progress event.
+  const list = join(dir, 'list.txt');
+  writeFileSync(list, Array.from({ length: 8 }, () => `file '${wav}'`).join('\n'));
+  const long = join(dir, 'long.wav');
+  execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', long]);
+  const script = Array.from({ length: 8 }, () => SCRIPT).join(' ');
+  const { port } = await service(t);
+  const stream = async (fields: Record<string, string>, audio?: string) => {
+    const form = new FormData();
+    if (audio) form.append('audio', new Blob([readFileSync(audio)]), 'long.wav');
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    return fetch(`http://127.0.0.1:${port}/align`, { method: 'POST', body: form, headers: { accept: 'text/event-stream' } });
+  };
+
+  const res = await stream({ text: script, timing_method: 'pocketsphinx' }, long);
+  t.equal(res.status, 200);
+  t.match(res.headers.get('content-type'), /^text\/event-stream/);
+  const events = parseEvents(await res.text());
+  const progress = events.filter((e) => e.event === 'progress').map((e) => e.data as { stage: string; aligner?: string; done: number; total: number; duration?: number });
+  t.equal(progress[0]?.stage, 'decode', 'the first event: the recording decoded');
+  t.ok(Math.abs(progress[0]!.duration! - 8 * 5) < 20, `with its duration (${progress[0]!.duration} s)`);
+  const windows = progress.filter((p) => p.stage === 'align' && p.aligner === 'pocketsphinx' && p.done > 0);
+  t.ok(windows.length >= 2, `a progress event per window (${windows.map((p) => `${p.done}/${p.total}`).join(', ')})`);
+  t.ok(windows.every((p, i) => p.done <= p.total && (i === 0 || p.done >= windows[i - 1]!.done)), 'done grows and never passes total');
+  t.equal(windows.at(-1)!.done, windows.at(-1)!.total, 'the last one is complete');
+  const last = events.at(-1)!;
+  t.equal(last.event, 'result', 'the stream ends with the result');
+  const body = last.data as Answer;
+  t.equal(body.timing.aligner, 'pocketsphinx');
+  inside(t, body, body.duration, 17 * 8);
+  t.equal((await fetch(`http://127.0.0.1:${port}${body.downloads.srt}`)).status, 200, 'the result is stored like a 201 answer');
+
+  const failed = await stream({ text: SCRIPT, timing_method: 'google' }, wav);
+  t.equal(failed.status, 200, 'a failure after the work began');
+  const failedEvents = parseEvents(await failed.text());
+  t.equal(failedEvents.at(-1)!.event, 'error', 'ends the stream with an error event');
+  t.match(failedEvents.at(-1)!.data, { statusCode: 503, code: 'TIMING_UNAVAILABLE', error: 'Service Unavailable' }, "in the catalogue's shape");
+
+  const refused = await stream({ text: SCRIPT });
+  t.equal(refused.status, 400, 'no audio: refused before any work, so an ordinary answer');
+  t.match(await refused.json(), { code: 'VALIDATION_ERROR' });
 });
 
 t.test('bad uploads are 4xx with stable codes and leave nothing behind', async (t) => {

@@ -1,7 +1,7 @@
 // The vertical slice against the real worker and libespeak-ng.
 import t, { type Test } from 'tap';
 import { readdir } from 'node:fs/promises';
-import { parseWav, testApp, waitFor } from '../helpers.js';
+import { parseEvents, parseWav, testApp, waitFor } from '../helpers.js';
 import type { Word } from '../../src/types.js';
 
 const SENTENCE = 'Hello world, this is voicecue. The year 2025 had 12 months.';
@@ -106,6 +106,28 @@ t.test('Accept: audio/wav answers the WAV itself with the id in a header', async
   t.ok(Math.abs(wav.duration - Number(res.headers['x-voicecue-duration'])) < 0.001);
   const stored = await app.inject(`/download/${id}`);
   t.same(stored.rawPayload, res.rawPayload, 'the same audio is stored under the id');
+});
+
+t.test('Accept: text/event-stream: a progress event per sentence spoken, then the answer; a bad body is still a 4xx', async (t) => {
+  const { app, workers } = await testApp(t);
+  await workers.start();
+  const text = 'One sentence here. A second one follows. And a third ends it.';
+  const res = await app.inject({ method: 'POST', url: '/tts', payload: { text }, headers: { accept: 'text/event-stream' } });
+  t.equal(res.statusCode, 200);
+  t.match(res.headers['content-type'], /^text\/event-stream/);
+  const events = parseEvents(res.payload);
+  const spoken = events.filter((e) => e.event === 'progress' && (e.data as { stage: string }).stage === 'synthesize').map((e) => e.data as { done: number; total: number });
+  t.same(spoken.map((p) => p.done), [1, 2, 3], 'one event per sentence, in order');
+  t.ok(spoken.every((p) => p.total === 3), 'each says how many there are');
+  const last = events.at(-1)!;
+  t.equal(last.event, 'result');
+  const body = last.data as { id: string; words: Word[]; timing: { aligner: string }; downloads: Record<string, string> };
+  t.equal(body.words.length, 12, 'the answer as the 201 JSON has it');
+  t.equal(body.timing.aligner, 'native');
+  t.equal((await app.inject(body.downloads.srt)).statusCode, 200, 'stored under its id');
+  const bad = await app.inject({ method: 'POST', url: '/tts', payload: { text: 'x', speed: 9 }, headers: { accept: 'text/event-stream' } });
+  t.equal(bad.statusCode, 400, 'refused before any work: an ordinary answer');
+  t.equal(bad.json().code, 'VALIDATION_ERROR');
 });
 
 t.test('unknown voice is 422; language picks a voice; unspeakable text is 422', async (t) => {

@@ -403,6 +403,7 @@ def windowed_path(Xc: "np.ndarray", Yc: "np.ndarray", cap: "np.ndarray", job: Op
             break
         if job is not None:
             job.check()
+            job.progress(a_i, n)  # reference frames placed so far
     return np.concatenate(out_i), np.concatenate(out_j)
 
 
