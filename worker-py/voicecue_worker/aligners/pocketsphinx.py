@@ -22,6 +22,9 @@ How a text is aligned:
   quiet moment and is decoded against the next stretch of text with a grammar that may end
   after any word; the words that end well inside the window are kept (the anchors) and the next
   window starts where they end. Memory stays bounded by the window, cost grows linearly.
+- Audio the model fits badly (its words score low per frame) is decoded twice: the second
+  time with the model adapted to this voice and channel by an MLLR transform estimated from
+  the first decode (mllr.py); the decoder is reset to the model as loaded afterwards.
 - Confidence: the word's acoustic score per frame against the median word of its decode, less
   for a duration implausible for its phones; interpolated words get 0.05. A heuristic, not a
   posterior: it separates words the audio holds from words it lacks, not much more.
@@ -82,6 +85,9 @@ PHONE_PROB = 1e-3  # ... and each phone in it
 PHONES = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH "
           "UH UW V W Y Z ZH").split()
 FILLERS = frozenset(("<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "(NULL)"))
+#: Speaker adaptation (a second, MLLR-adapted pass) for audio whose words score worse per frame
+#: than any clean file of the corpus's dev set did (noise, reverberation, a telephone band).
+ADAPT_BELOW = -16.0
 MAX_G2P_CACHE = 20000
 MAX_ADDED_WORDS = 100000  # past this, words the dictionary lacks are interpolated, not decoded
 
@@ -118,6 +124,7 @@ def _declare(ps, sb) -> None:
         (sb, "ckd_free", None, [P]),
         (ps, "ps_add_word", ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]),
         (ps, "ps_start_utt", ctypes.c_int, [P]),
+        (ps, "ps_start_stream", ctypes.c_int, [P]),
         (ps, "ps_process_raw", ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int]),
         (ps, "ps_end_utt", ctypes.c_int, [P]),
         (ps, "ps_get_hyp", ctypes.c_char_p, [P, I32P]),
@@ -291,6 +298,13 @@ class _Slot:
         self.sentence_end = sentence_end  # a sentence ends after this word
 
 
+def mllr_phone(word: str) -> Optional[str]:
+    """The base phone a filler or phone-loop word is scored with."""
+    if word.startswith("vcg_"):
+        return word[4:].upper()
+    return {"<sil>": "SIL", "<s>": "SIL", "</s>": "SIL", "[NOISE]": "+NSN+", "[SPEECH]": "+SPN+"}.get(word)
+
+
 class _Segment:
     __slots__ = ("word", "sf", "ef", "ascr")
 
@@ -352,6 +366,13 @@ class PocketsphinxAligner(Aligner):
             if self.ps.ps_add_word(self.decoder, w.encode(), ph.encode(), 1) >= 0:
                 self.phone_words.append(w)
         self.lmath = self.ps.ps_get_logmath(self.decoder)
+        self.adapter = None
+        if os.environ.get("VOICECUE_PS_ADAPT", "mllr") != "none":
+            try:
+                from . import mllr
+                self.adapter = mllr.Adapter(self.ps, self.sb, self.decoder, os.path.join(self.model_dir, "en-us"))
+            except (ImportError, OSError, ValueError) as e:  # numpy missing, another model: one pass
+                log.warning("pocketsphinx: no speaker adaptation (%s)", e)
         self.available, self.reason = True, None
 
     def language_codes(self) -> List[str]:
@@ -449,6 +470,12 @@ class PocketsphinxAligner(Aligner):
             sb.fsg_model_null_trans_closure(fsg, None)
         return fsg
 
+    def _forget(self) -> None:
+        """The front end's noise estimate (5prealpha's noise removal) carries over from one
+        utterance to the next; a new stream starts it afresh, so the same audio always decodes
+        the same, whatever came before it."""
+        self.ps.ps_start_stream(self.decoder)
+
     def _set_beams(self, beams: Dict[str, float]) -> None:
         for k, v in beams.items():
             self.sb.cmd_ln_set_float_r(self.config, k.encode(), v)
@@ -463,6 +490,7 @@ class PocketsphinxAligner(Aligner):
         if not ok:
             raise RpcError(ENGINE_FAILED, "pocketsphinx refused the alignment grammar")
         ps.ps_set_search(dec, b"align")
+        self._forget()
         if ps.ps_start_utt(dec) < 0:
             raise RpcError(ENGINE_FAILED, "pocketsphinx could not start an utterance")
         ps.ps_process_raw(dec, pcm, len(pcm) // 2, 0, 1)
@@ -528,14 +556,49 @@ class PocketsphinxAligner(Aligner):
             if got is not None and (got or not any(s.alts for s in slots)):
                 if not skips and self._mismatched(segs, pcm):
                     log.info("pocketsphinx: the text and the audio look mismatched; trying the tolerant grammar")
+                    skips = True
                     tolerant = self._decode(pcm, slots, end_anywhere, True, False)
                     better = self._parse(tolerant, slots, need_all=False) if tolerant else None
-                    if better:
-                        return better, True
-                return got, skips
+                    if not better:
+                        return got, False
+                    segs, got = tolerant, better
+                return self._adapted(pcm, slots, end_anywhere, skips, wide, segs, got, job), skips
             log.info("pocketsphinx: decode %s did not reach the end of the grammar; retrying",
                      "with wide beams" if not wide else "tolerant")
         return {}, True
+
+    def _adapted(self, pcm: bytes, slots: Sequence[_Slot], end_anywhere: bool, skips: bool, wide: bool,
+                 segs: Sequence[_Segment], got, job: Job):
+        """The second pass: the same decode with the model adapted (MLLR) to this audio's voice
+        and channel, estimated from the first pass's words; the first pass's words where the
+        adapted decode does not walk the grammar."""
+        words = [g for g in segs if g.word not in FILLERS and not g.word.startswith(("vcg_", "++"))]
+        frames = sum(g.ef - g.sf + 1 for g in words)
+        if self.adapter is None or not frames or sum(g.ascr for g in words) / frames >= ADAPT_BELOW:
+            return got  # a voice and channel the model already fits: one pass
+        job.check()
+        timed = []
+        for g in segs:
+            phones = [mllr_phone(g.word)] if g.word in FILLERS or g.word.startswith(("vcg_", "++")) else self._pronunciation(g.word)
+            if phones and phones[0]:
+                timed.append((phones, g.sf, g.ef))
+        try:
+            if not self.adapter.adapt(pcm, timed):
+                return got
+            again = self._decode(pcm, slots, end_anywhere, skips, wide)
+        finally:
+            self.adapter.reset()
+        better = self._parse(again, slots, need_all=not end_anywhere and not skips) if again else None
+        return better if better else got
+
+    def _pronunciation(self, word: str) -> List[str]:
+        p = self.ps.ps_lookup_word(self.decoder, word.encode("utf-8"))
+        if not p:
+            return []
+        try:
+            return ctypes.string_at(p).decode().split()
+        finally:
+            self.sb.ckd_free(p)
 
     @staticmethod
     def _mismatched(segs: Sequence[_Segment], pcm: bytes) -> bool:
