@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import fp from 'fastify-plugin';
 import { z } from 'zod';
 import { parseOrThrow } from '../src/http/body.js';
 import type { Capability } from '../src/lanes/index.js';
@@ -14,15 +15,36 @@ const query = z.object({ verbose: z.enum(['0', '1', 'true', 'false']).optional()
  * engine can serve: its lane has a worker up and that worker reports the engine available.
  * The answer stays small; `?verbose=1` adds the lanes, versions, queues and warmup's report.
  */
-export default async function healthRoutes(app: FastifyInstance): Promise<void> {
+/** A probe's answer as it goes on the wire. */
+export interface ProbeAnswer {
+  status: number;
+  body: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The answer to GET /health or /health/live when it is known without any work, else null (the server's fast path, src/http/probes.ts). */
+    probeAnswer(url: string): ProbeAnswer | null;
+  }
+}
+
+const live = () => ({ status: 'alive', uptime: Math.round(process.uptime()) });
+
+async function healthRoutes(app: FastifyInstance): Promise<void> {
   const probe = { tags: ['health'], security: [] };
   app.get('/health/live', {
     schema: { ...probe, operationId: 'live', summary: 'Liveness: 200 while the process serves', response: { 200: { description: 'Alive.', ...ref('Live') }, ...errors(400) } },
-  }, async () => ({ status: 'alive', uptime: Math.round(process.uptime()) }));
+  }, async () => live());
 
   // The small answer is the same until a lane, warmup, shutdown or the disk's lowness changes:
   // probes and load balancers ask often, so it is built once per change, serialized once.
   let cached: { key: string; status: number; body: string } | undefined;
+  const keyOf = (diskLow: boolean) => `${app.workers.version}|${app.readiness.warmup.state}|${app.readiness.stopping}|${diskLow}`;
+  app.decorate('probeAnswer', (url: string): ProbeAnswer | null => {
+    if (url === '/health/live') return { status: 200, body: JSON.stringify(live()) };
+    const diskLow = app.store.diskLowNow();
+    return diskLow !== undefined && cached?.key === keyOf(diskLow) ? cached : null;
+  });
 
   app.get('/health', {
     schema: {
@@ -39,9 +61,8 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
   }, async (request, reply) => {
     const q = request.query as Record<string, unknown>;
     const verbose = Object.keys(q).length > 0 && ['1', 'true'].includes(parseOrThrow(query, q, 'query').verbose ?? '0');
-    const { workers, readiness, config } = app;
     const diskStatus = await app.store.diskStatus();
-    const key = `${workers.version}|${readiness.warmup.state}|${readiness.stopping}|${diskStatus.low}`;
+    const key = keyOf(diskStatus.low);
     if (!verbose && cached?.key === key) return reply.code(cached.status as 200).type('application/json; charset=utf-8').send(cached.body);
     const answer = await build(verbose, diskStatus, reply);
     if (!verbose) cached = { key, status: reply.statusCode, body: JSON.stringify(answer) };
@@ -75,6 +96,9 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
     return { status: 'ready', ...summary };
   }
 }
+
+// Not encapsulated: probeAnswer is the app's, for the server's fast path.
+export default fp(healthRoutes, { name: 'health' });
 
 type WarmupCapabilities = Record<string, { available: boolean; reason: string | null }>;
 

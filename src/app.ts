@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { basename } from 'node:path';
@@ -7,6 +8,7 @@ import { ApiError } from './errors.js';
 import { registerJsonParser } from './http/body.js';
 import { clientErrorHandler, errorHandler, frameworkErrors, MAX_PARAM_LENGTH, notFoundHandler, trackRoutes } from './http/framework.js';
 import { limitConnections } from './http/connections.js';
+import { probeServer, type ProbeHooks } from './http/probes.js';
 import { lazyChildLogger } from './http/logger.js';
 import { registerContract } from './contract/openapi.js';
 import { VERSION } from './version.js';
@@ -50,6 +52,13 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 const BOOT_ID = randomBytes(9).toString('base64url');
 let requests = 0;
 
+/** A caller's id is kept when it is sane, so logs can be joined across services; ours are this
+ * process's random prefix and a counter (unique, and cheaper than a UUID per request). */
+function requestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${BOOT_ID}-${(++requests).toString(36)}`;
+}
+
 /**
  * Builds the whole HTTP app: the services (store, lanes of workers, warmup) as plugins with their
  * own close hooks, then the routes. The entry file and the tests both start here; app.close()
@@ -57,6 +66,7 @@ let requests = 0;
  */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts;
+  let probes: ProbeHooks | undefined;
   const app = Fastify({
     ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: withRedaction(opts.logger ?? { level: config.logLevel }) }),
     bodyLimit: config.bodyLimitBytes,
@@ -65,12 +75,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     requestTimeout: config.bodyTimeoutMs,
     http: { headersTimeout: config.bodyTimeoutMs, connectionsCheckingInterval: Math.min(1000, config.bodyTimeoutMs) },
     requestIdHeader: false,
-    // A caller's id is kept when it is sane, so logs can be joined across services; ours are this
-    // process's random prefix and a counter (unique, and cheaper than a UUID per request).
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${BOOT_ID}-${(++requests).toString(36)}`;
-    },
+    genReqId: requestId,
+    serverFactory: probeServer(() => probes),
     childLoggerFactory: lazyChildLogger,
     // Our own hook answers while closing, in the catalogue's shape (Fastify's 503 has no code).
     return503OnClosing: false,
@@ -131,6 +137,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   });
   await app.register(healthRoutes);
+  probes = { answer: (url) => app.probeAnswer(url), requestId, answered: (route, status, s) => app.metrics.answered(route, 'GET', status, s) };
   await app.register(ttsRoutes);
   await app.register(downloadRoutes);
   await app.register(openaiRoutes);

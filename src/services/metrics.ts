@@ -21,6 +21,8 @@ export interface Metrics {
   synthesized(engine: string, workerSeconds: number, audioSeconds: number): void;
   /** One alignment: the aligner that timed the words and its seconds. */
   aligned(aligner: string, seconds: number): void;
+  /** One HTTP answer, by route pattern (the onResponse hook, and the probes' fast path). */
+  answered(route: string, method: string, status: number, seconds: number): void;
 }
 
 declare module 'fastify' {
@@ -116,13 +118,16 @@ export default fp(
       aligned(aligner, seconds) {
         alignment.observe({ aligner }, seconds);
       },
+      answered(route, method, status, seconds) {
+        const labels = { route, method, status: String(status) };
+        requests.inc(labels);
+        latency.observe(labels, seconds);
+      },
     } satisfies Metrics);
 
     // By route pattern, never the raw URL: ids and junk paths must not become label values.
     app.addHook('onResponse', (request, reply, done) => {
-      const labels = { route: request.routeOptions.url ?? 'none', method: request.method, status: String(reply.statusCode) };
-      requests.inc(labels);
-      latency.observe(labels, reply.elapsedTime / 1000);
+      app.metrics.answered(request.routeOptions.url ?? 'none', request.method, reply.statusCode, reply.elapsedTime / 1000);
       done();
     });
 

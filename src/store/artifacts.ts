@@ -90,7 +90,7 @@ export class ArtifactStore {
   private readonly sizes = new Map<string, number>();
   private order: string[] = [];
   private used = 0;
-  private disk: { at: number; value: Promise<Pick<DiskStatus, 'free' | 'size' | 'error'>> } | undefined;
+  private disk: { at: number; value: Promise<Pick<DiskStatus, 'free' | 'size' | 'error'>>; low?: boolean } | undefined;
 
   constructor(
     readonly dataDir: string,
@@ -239,12 +239,20 @@ export class ArtifactStore {
       );
       this.disk = { at: now, value };
     }
-    const { free, size, error } = await this.disk.value;
+    const disk = this.disk;
+    const { free, size, error } = await disk.value;
+    disk.low = free !== null && free < this.minFreeBytes;
     return {
-      free, size, minFree: this.minFreeBytes, low: free !== null && free < this.minFreeBytes,
+      free, size, minFree: this.minFreeBytes, low: disk.low,
       quota: this.quotaBytes > 0 ? this.quotaBytes : null, used: this.quotaBytes > 0 ? this.used : null,
       ...(error ? { error } : {}),
     };
+  }
+
+  /** Whether the volume is under the floor, from a figure still fresh; undefined when it must be read again. */
+  diskLowNow(now = Date.now()): boolean | undefined {
+    const disk = this.disk;
+    return disk && now - disk.at < this.diskCacheMs && now >= disk.at ? disk.low : undefined;
   }
 
   /** A write failed for want of space: the next check reads the disk again instead of the cached figure. */

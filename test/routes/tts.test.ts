@@ -124,7 +124,7 @@ t.test('Accept: text/event-stream: a progress event per sentence spoken, then th
   const body = last.data as { id: string; words: Word[]; timing: { aligner: string }; downloads: Record<string, string> };
   t.equal(body.words.length, 12, 'the answer as the 201 JSON has it');
   t.equal(body.timing.aligner, 'native');
-  t.equal((await app.inject(body.downloads.srt)).statusCode, 200, 'stored under its id');
+  t.equal((await app.inject(body.downloads.srt!)).statusCode, 200, 'stored under its id');
   const bad = await app.inject({ method: 'POST', url: '/tts', payload: { text: 'x', speed: 9 }, headers: { accept: 'text/event-stream' } });
   t.equal(bad.statusCode, 400, 'refused before any work: an ordinary answer');
   t.equal(bad.json().code, 'VALIDATION_ERROR');
