@@ -15,6 +15,7 @@ the aligner called in-process as the worker calls it. Usage:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import sys
@@ -28,6 +29,13 @@ sys.path.insert(0, os.path.join(HERE, "corpus"))
 import make  # noqa: E402
 from voicecue_worker.plugins import Job, default_registry  # noqa: E402
 from voicecue_worker.text import tokenize  # noqa: E402
+
+
+def load_aligner(name: str):
+    """The aligner as the cpu lane's worker loads it (dtw needs the lane's espeak engine)."""
+    registry = default_registry("cpu")
+    registry.load(logging.getLogger("bench"))
+    return registry.aligners[name]
 
 
 def errors_of(words, truth):
@@ -58,9 +66,7 @@ def main() -> int:
         return long_audio(args.aligner, args.long)
     sets = args.sets.split(",")
     items = make.load(make.build())
-    registry = default_registry("cpu")
-    aligner = registry.aligners[args.aligner]
-    aligner.load()
+    aligner = load_aligner(args.aligner)
     if not aligner.available:
         print("%s unavailable: %s" % (args.aligner, aligner.reason))
         return 1
@@ -105,8 +111,7 @@ def long_audio(name: str, seconds: float) -> int:
     import wave
 
     items = [it for it in make.load(make.build()) if it["set"] == "clean"]
-    aligner = default_registry("cpu").aligners[name]
-    aligner.load()
+    aligner = load_aligner(name)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     text, truth, dur = [], [], 0.0
     with tempfile.TemporaryDirectory() as tmp:

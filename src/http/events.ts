@@ -37,17 +37,19 @@ export async function streamProgress<T>(
   const out = new PassThrough();
   let begin!: () => void;
   const begun = new Promise<void>((resolve) => (begin = resolve));
+  const write = (chunk: string) => {
+    if (!out.writableEnded && !out.destroyed) out.write(chunk); // the client may have gone
+  };
   const done = job((event) => {
-    if (out.writableEnded) return;
-    out.write(sseEvent('progress', event));
+    write(sseEvent('progress', event));
     begin();
   });
   // Nothing to stream yet: the job's own answer (its value or its error) decides.
   await Promise.race([begun, done]);
-  const keepalive = setInterval(() => out.write(': keep-alive\n\n'), KEEPALIVE_MS);
+  const keepalive = setInterval(() => write(': keep-alive\n\n'), KEEPALIVE_MS);
   keepalive.unref();
-  done.then(
-    (value) => out.end(sseEvent('result', answer(value))),
+  done.then(answer).then(
+    (body) => out.end(sseEvent('result', body)),
     (err: unknown) => out.end(sseEvent('error', onError(err).toJSON())),
   ).finally(() => clearInterval(keepalive));
   return reply

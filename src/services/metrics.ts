@@ -15,6 +15,8 @@ import { COMMON, errors } from '../contract/openapi.js';
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const WORK_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const RTF_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
+/** Route x method x status series whose label children are kept (patterns only, so few; a bound all the same). */
+const MAX_SERIES = 1000;
 
 export interface Metrics {
   /** One synthesis: its engine, the worker's seconds and the seconds of audio made. */
@@ -109,6 +111,7 @@ export default fp(
       },
     });
 
+    const answers = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
     app.decorate('metrics', {
       synthesized(engine, workerSeconds, audioSeconds) {
         synthesis.observe({ engine }, workerSeconds);
@@ -119,9 +122,16 @@ export default fp(
         alignment.observe({ aligner }, seconds);
       },
       answered(route, method, status, seconds) {
-        const labels = { route, method, status: String(status) };
-        requests.inc(labels);
-        latency.observe(labels, seconds);
+        // The label children are kept: looking them up by label object on every answer is most of its cost.
+        const key = `${route} ${method} ${status}`;
+        let series = answers.get(key);
+        if (!series) {
+          const labels = { route, method, status: String(status) };
+          series = { count: requests.labels(labels), time: latency.labels(labels) };
+          if (answers.size < MAX_SERIES) answers.set(key, series);
+        }
+        series.count.inc();
+        series.time.observe(seconds);
       },
     } satisfies Metrics);
 

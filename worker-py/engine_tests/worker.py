@@ -5,6 +5,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -34,6 +35,15 @@ class Worker:
     def _err(self):
         for line in self.proc.stderr:
             self.stderr.append(line.decode("utf-8", "replace"))
+
+    def logged(self, text, timeout=10.0):
+        """Whether a stderr line holds ``text`` within ``timeout`` (a thread reads stderr behind the replies)."""
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.stderr):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def recv(self, timeout=240):
         line = self.lines.get(timeout=timeout)

@@ -73,6 +73,7 @@ END_FROM = 0.3  # a window's grammar may end after any word past this share of i
 KEEP_MARGIN_S = 8.0  # words ending this close to a window's end wait for the next window
 MODEL_DIRS = ("/usr/share/pocketsphinx/model/en-us",)
 LIB_NAMES = (("libpocketsphinx.so.3", "libpocketsphinx.so"), ("libsphinxbase.so.3", "libsphinxbase.so"))
+DECODER_ARGS = {"-remove_silence": "no", "-bestpath": "no", "-fsgusefiller": "yes", "-fsgusealtpron": "yes", "-topn": "3"}
 NORMAL_BEAMS = {"-beam": 1e-48, "-wbeam": 7e-29, "-pbeam": 1e-48}
 WIDE_BEAMS = {"-beam": 1e-80, "-wbeam": 1e-60, "-pbeam": 1e-80}
 SKIP_PROB = 1e-3  # tolerant grammar: the price of leaving a word out (scaled by -lw)
@@ -348,8 +349,7 @@ class PocketsphinxAligner(Aligner):
             return
         _declare(self.ps, self.sb)
         args = ["-hmm", os.path.join(self.model_dir, "en-us"), "-dict", os.path.join(self.model_dir, "cmudict-en-us.dict"),
-                "-remove_silence", "no", "-bestpath", "no", "-fsgusefiller", "yes", "-fsgusealtpron", "yes",
-                "-topn", "3", "-logfn", os.devnull]
+                "-logfn", os.devnull, *[x for kv in DECODER_ARGS.items() for x in kv]]
         cargs = [ctypes.c_char_p(a.encode()) for a in args]
         config = self.sb.cmd_ln_init(None, ctypes.c_void_p(self.ps.ps_args()), 1, *cargs, None)
         if not config:
