@@ -72,6 +72,23 @@ def test_a_number_read_as_several_words_ends_where_its_last_word_ends(aligner):
     assert abs(words[k]["end"] - truth["end"]) < 0.05, (words[k], truth)
 
 
+def test_numbers_and_symbols_are_spoken_for_the_reference_as_people_say_them():
+    # espeak-ng alone reads "$250" as "dollar two hundred fifty": the reference would not match
+    text = "It cost $250 in 1969, and 12 more."
+    spans = tokenize(text)
+    ref, ref_spans, groups = D.spoken_reference(text, spans)
+    assert ref == "It cost two hundred fifty dollars in nineteen sixty nine, and twelve more."
+    assert [ref[a:b] for a, b in ref_spans][2:6] == ["two", "hundred", "fifty", "dollars"]
+    assert groups[2] == (2, 5) and groups[4] == (7, 9) and groups[0] == (0, 0)
+    spoken = [{"word": ref[a:b], "start": k * 0.1, "end": k * 0.1 + 0.08, "char_start": a, "char_end": b,
+               "source": "dtw", "confidence": 0.9 - 0.01 * k} for k, (a, b) in enumerate(ref_spans)]
+    words = D.regroup(spoken, groups, text, spans)
+    assert [w["word"] for w in words] == ["It", "cost", "$250", "in", "1969", "and", "12", "more"]
+    assert (words[2]["start"], words[2]["end"]) == (spoken[2]["start"], spoken[5]["end"]), "from its first spoken word to its last"
+    assert words[2]["confidence"] == spoken[5]["confidence"], "as sure as its least sure part"
+    assert [(w["char_start"], w["char_end"]) for w in words] == spans
+
+
 def test_an_extra_sentence_in_the_text_gets_low_confidence_inside_the_audio(aligner):
     extra = " Nobody on the shore seemed to notice the little boat at all."
     text = TEXT + extra

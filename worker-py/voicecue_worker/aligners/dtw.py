@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 import wave
 from typing import List, Optional, Sequence, Tuple
 
 from ..errors import INVALID_PARAMS, NO_SPEECH, RpcError
 from ..plugins import Aligner, Job
+from . import spoken_en
 
 log = logging.getLogger("voicecue.dtw")
 
@@ -532,7 +534,9 @@ class DtwAligner(Aligner):
         # thread can inherit a lock that thread held
         rec_mel = read_wav(w, rec, job)
         job.check()
-        _, words, _ = self.espeak.speak(text, spans, voice, 1.0, ref.feed_pcm, None, job.should_stop)
+        english = voice.canonical.lower().startswith("en")
+        ref_text, ref_spans, groups = spoken_reference(text, spans) if english else (text, spans, None)
+        _, words, _ = self.espeak.speak(ref_text, ref_spans, voice, 1.0, ref.feed_pcm, None, job.should_stop)
         job.check()
         ref_mel = ref.finish()
         duration = rec.samples / rec_sr
@@ -542,9 +546,53 @@ class DtwAligner(Aligner):
             raise RpcError(NO_SPEECH, "espeak spoke nothing for this text")
         t1 = time.perf_counter()
         out = align_features(ref_mel, ref, words, rec_mel, rec, duration, self.dct, job)
+        if groups is not None:
+            out = regroup(out, groups, text, spans)
         log.info("align id=%s dtw %s %d words in %.2f s of audio: %.0f ms (espeak+features %.0f ms)",
                  job.id, voice.canonical, len(out), duration, (time.perf_counter() - t0) * 1000, (t1 - t0) * 1000)
         return out
+
+
+#: Tokens espeak-ng reads in an order or a form people rarely say ("$250": "dollar two hundred
+#: fifty", "1969": "nineteen hundred sixty nine"): spoken from their most common reading instead.
+_SPELLED = re.compile(r"[0-9$€£¥%&@#+=]")
+
+
+def spoken_reference(text: str, spans: Sequence[Tuple[int, int]]):
+    """English: the text espeak speaks for the reference, with numbers and symbols written out as
+    their most common reading (spoken_en), its word spans, and for each of the text's words the
+    first and last of its spoken words (so a multi-word reading ends where its last word ends)."""
+    out, ref_spans, groups = [], [], []
+    pos = 0
+    for s, e in spans:
+        out.append(text[pos:s])
+        at = sum(len(x) for x in out)
+        token = text[s:e]
+        reading = spoken_en.readings(token)[0] if _SPELLED.search(token) else None
+        parts = reading if reading and all(p.replace("'", "").isalpha() for p in reading) else [token]
+        first = len(ref_spans)
+        for k, part in enumerate(parts):
+            if k:
+                out.append(" ")
+                at += 1
+            out.append(part)
+            ref_spans.append((at, at + len(part)))
+            at += len(part)
+        groups.append((first, len(ref_spans) - 1))
+        pos = e
+    out.append(text[pos:])
+    return "".join(out), ref_spans, groups
+
+
+def regroup(words: List[dict], groups: Sequence[Tuple[int, int]], text: str, spans: Sequence[Tuple[int, int]]) -> List[dict]:
+    """The reference's spoken words back onto the text's words: from the first one's start to the
+    last one's end, as sure as the least sure of them."""
+    out = []
+    for (a, b), (s, e) in zip(groups, spans):
+        first, last = words[a], words[b]
+        out.append({**first, "word": text[s:e], "end": last["end"], "char_start": s, "char_end": e,
+                    "confidence": min(w["confidence"] for w in words[a:b + 1])})
+    return out
 
 
 def align_features(ref_mel, ref: Featurizer, words: List[dict], rec_mel, rec: Featurizer, duration: float,
