@@ -1,6 +1,6 @@
 """Speaker adaptation (MLLR) for the pocketsphinx aligner: the model's parameters as read, the
-decoder's own features, the transform's closed form, and a decoder that is back to the model
-as loaded after each adapted decode."""
+decoder's own features, the transform's and the variance scale's closed forms, and a decoder
+that is back to the model as loaded after each adapted decode."""
 
 import numpy as np
 import pytest
@@ -48,6 +48,11 @@ def test_the_closed_form_recovers_a_known_transform(adapter):
     A_hat, b_hat = adapter.estimate(occ, occ[..., None] * shifted)
     assert np.abs(A_hat - A).max() < 0.01
     assert np.abs(b_hat - b).max() < 0.05
+    # frames spread twice as widely as the model's variances around those means: variances scale by 2
+    first = occ[..., None] * shifted
+    second = occ[..., None] * (shifted ** 2 + 2.0 / adapter.ivar)
+    h = adapter.variance_scale(occ, first, second, A_hat, b_hat)
+    assert h.shape == (3, 13) and np.abs(h - 2.0).max() < 0.1
     # no data: the prior holds it at the identity
     A0, b0 = adapter.estimate(np.zeros_like(occ), np.zeros(adapter.means.shape))
     assert np.abs(A0 - np.eye(13)).max() < 1e-6 and np.abs(b0).max() < 1e-6

@@ -1,11 +1,12 @@
-"""Speaker adaptation for the pocketsphinx aligner: one MLLR mean transform per feature stream,
-estimated on the utterance itself from a first decode, for a second decode.
+"""Speaker adaptation for the pocketsphinx aligner: one MLLR mean transform and variance scale per
+feature stream, estimated on the utterance itself from a first decode, for a second decode.
 
 The first decode's words (and their pronunciations) are split into phones by a Viterbi pass
 over each word's frames; each frame's posteriors over the Gaussians of its phone's codebook
 (a PTM model: one codebook of densities per base phone) give the occupancies and first-order
 statistics, and a closed-form solve per dimension gives the transform (Leggetter & Woodland,
-diagonal covariances), pulled toward the identity where the utterance says little. The
+diagonal covariances), pulled toward the identity where the utterance says little; the
+variances are scaled by how far the frames sit from the adapted means (noise widens them). The
 decoder applies it to its own Gaussians (ps_update_mllr) and is reset to the identity after.
 
 The features are the decoder's own (its front end and feature computation through the
@@ -175,6 +176,7 @@ class Adapter:
         strings; speech only (under noise, silence frames would pull the transform toward the noise)."""
         occ = np.zeros(self.means.shape[:3])
         first = np.zeros(self.means.shape)
+        second = np.zeros(self.means.shape)
         speech = 0
         for phones, sf, ef in segments:
             ef = min(ef, len(feats) - 1)
@@ -193,8 +195,9 @@ class Adapter:
                 post = np.exp(x - self._logsumexp(x, 2)[..., None])  # [frame, stream, density]
                 occ[cb] += post.sum(0)
                 first[cb] += np.einsum("tsg,tsd->sgd", post, o[sel])
+                second[cb] += np.einsum("tsg,tsd->sgd", post, o[sel] ** 2)
                 speech += int(sel.sum())
-        return occ, first, speech
+        return occ, first, second, speech
 
     def estimate(self, occ: np.ndarray, first: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """A and b per stream, each row solved in closed form. The prior: PRIOR frames that sit
@@ -219,7 +222,16 @@ class Adapter:
         return A, b
 
     # ------------------------------------------------------------ the decoder
-    def _load(self, A: np.ndarray, b: np.ndarray):
+    def variance_scale(self, occ, first, second, A, b) -> np.ndarray:
+        """Per stream and dimension, the adapted Gaussians' variance scale: the frames' squared
+        distance from the adapted means in units of the model's variances (1 under the prior)."""
+        mu = np.einsum("sij,csgj->csgi", A, self.means) + b[None, :, None, :]
+        err = (second - 2 * mu * first + occ[..., None] * mu ** 2) * self.ivar  # [cb, s, g, d]
+        num = err.sum(axis=(0, 2)) + PRIOR
+        den = occ.sum(axis=(0, 2))[:, None] + PRIOR
+        return np.clip(num / den, 0.5, 4.0)
+
+    def _load(self, A: np.ndarray, b: np.ndarray, h: Optional[np.ndarray] = None):
         fd, path = tempfile.mkstemp(prefix="voicecue-mllr-")
         try:
             with os.fdopen(fd, "w") as f:
@@ -229,7 +241,7 @@ class Adapter:
                     for row in A[s]:
                         f.write(" ".join("%.7g" % v for v in row) + "\n")
                     f.write(" ".join("%.7g" % v for v in b[s]) + "\n")
-                    f.write(" ".join("1" for _ in range(self.dim)) + "\n")
+                    f.write(" ".join("%.7g" % v for v in (h[s] if h is not None else np.ones(self.dim))) + "\n")
             return self.ps.ps_mllr_read(path.encode())
         finally:
             os.unlink(path)
@@ -238,11 +250,11 @@ class Adapter:
         """Estimate a transform from ``segments`` (phones, first and last frame) and apply it;
         False (nothing changed) when the utterance holds too little speech."""
         feats = self.features(pcm)
-        occ, first, speech = self.statistics(feats, segments)
+        occ, first, second, speech = self.statistics(feats, segments)
         if speech < MIN_FRAMES:
             return False
         A, b = self.estimate(occ, first)
-        mllr = self._load(A, b)
+        mllr = self._load(A, b, self.variance_scale(occ, first, second, A, b))
         if not mllr:
             return False
         self.ps.ps_update_mllr(self.decoder, mllr)  # the decoder owns it from here
