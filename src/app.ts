@@ -137,7 +137,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   });
   await app.register(healthRoutes);
-  probes = { answer: (url) => app.probeAnswer(url), requestId, answered: (route, status, s) => app.metrics.answered(route, 'GET', status, s) };
+  probes = { answer: (url) => app.probeAnswer(url), requestId, answered: (route, status) => app.metrics.probed(route, status) };
   await app.register(ttsRoutes);
   await app.register(downloadRoutes);
   await app.register(openaiRoutes);

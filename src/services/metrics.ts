@@ -15,16 +15,16 @@ import { COMMON, errors } from '../contract/openapi.js';
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const WORK_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const RTF_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
-/** Route x method x status series whose label children are kept (patterns only, so few; a bound all the same). */
-const MAX_SERIES = 1000;
 
 export interface Metrics {
   /** One synthesis: its engine, the worker's seconds and the seconds of audio made. */
   synthesized(engine: string, workerSeconds: number, audioSeconds: number): void;
   /** One alignment: the aligner that timed the words and its seconds. */
   aligned(aligner: string, seconds: number): void;
-  /** One HTTP answer, by route pattern (the onResponse hook, and the probes' fast path). */
+  /** One HTTP answer, by route pattern (the onResponse hook). */
   answered(route: string, method: string, status: number, seconds: number): void;
+  /** One GET of a probe answered before Fastify (src/http/probes.ts): counted, not timed. */
+  probed(route: '/health' | '/health/live', status: number): void;
 }
 
 declare module 'fastify' {
@@ -41,9 +41,22 @@ export default fp(
     const help = (name: string, text: string) => ({ name, help: text, registers: [registry] });
 
     new Gauge({ ...help('voicecue_build_info', 'The running version (always 1).'), labelNames: ['version'] }).set({ version: VERSION }, 1);
-    const requests = new Counter({ ...help('voicecue_http_requests_total', 'HTTP requests answered, by route, method and status.'), labelNames: ['route', 'method', 'status'] });
+    // The probes' fast path counts in a plain map, added to the counter when it is scraped: it
+    // answers in microseconds, and prom-client's label handling would be most of its cost.
+    const probes = new Map<string, number>();
+    const requests = new Counter({
+      ...help('voicecue_http_requests_total', 'HTTP requests answered, by route, method and status.'),
+      labelNames: ['route', 'method', 'status'],
+      collect() {
+        for (const [key, n] of probes) {
+          const [route = '', status = ''] = key.split(' ');
+          this.inc({ route, method: 'GET', status }, n);
+        }
+        probes.clear();
+      },
+    });
     const latency = new Histogram({
-      ...help('voicecue_http_request_duration_seconds', 'Time to answer, by route, method and status.'),
+      ...help('voicecue_http_request_duration_seconds', 'Time to answer, by route, method and status (the probes answered before Fastify are counted, not timed).'),
       labelNames: ['route', 'method', 'status'],
       buckets: LATENCY_BUCKETS,
     });
@@ -111,7 +124,6 @@ export default fp(
       },
     });
 
-    const answers = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
     app.decorate('metrics', {
       synthesized(engine, workerSeconds, audioSeconds) {
         synthesis.observe({ engine }, workerSeconds);
@@ -122,16 +134,13 @@ export default fp(
         alignment.observe({ aligner }, seconds);
       },
       answered(route, method, status, seconds) {
-        // The label children are kept: looking them up by label object on every answer is most of its cost.
-        const key = `${route} ${method} ${status}`;
-        let series = answers.get(key);
-        if (!series) {
-          const labels = { route, method, status: String(status) };
-          series = { count: requests.labels(labels), time: latency.labels(labels) };
-          if (answers.size < MAX_SERIES) answers.set(key, series);
-        }
-        series.count.inc();
-        series.time.observe(seconds);
+        const labels = { route, method, status: String(status) };
+        requests.inc(labels);
+        latency.observe(labels, seconds);
+      },
+      probed(route, status) {
+        const key = `${route} ${status}`;
+        probes.set(key, (probes.get(key) ?? 0) + 1);
       },
     } satisfies Metrics);
 
