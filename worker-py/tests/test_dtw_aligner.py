@@ -4,6 +4,7 @@ times are exact (test/fixtures/align/festival.json, made by bench/festival_words
 import json
 import os
 import shutil
+import subprocess
 import wave
 
 import numpy as np
@@ -132,6 +133,24 @@ def test_long_audio_goes_window_by_window_from_anchors(aligner, monkeypatch, tmp
     truth = [dict(t, start=t["start"] + r * d, end=t["end"] + r * d) for r in range(4) for t in TRUTH["words"]]
     assert_well_formed(words, text, 4 * d)
     assert np.mean(errors_ms(words, truth) < 50) >= 0.85
+
+
+def test_a_slower_recording_gets_a_reference_at_its_pace(aligner, tmp_path, monkeypatch):
+    if not shutil.which("ffmpeg"):
+        pytest.skip("ffmpeg is needed to slow the recording down")
+    slow, tempo = str(tmp_path / "slow.wav"), 0.75
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", WAV, "-filter:a", "atempo=%s" % tempo, slow], check=True)
+    speeds = []
+    real = aligner.espeak.speak
+    monkeypatch.setattr(aligner.espeak, "speak", lambda *a, **k: speeds.append(a[3]) or real(*a, **k))
+    words = align(aligner, TEXT, slow)
+    assert len(speeds) == 2 and speeds[0] == 1.0 and 0.6 < speeds[1] < 0.9, speeds
+    truth = [dict(t, start=t["start"] / tempo, end=t["end"] / tempo) for t in TRUTH["words"]]
+    assert_well_formed(words, TEXT, TRUTH["duration"] / tempo)
+    assert np.mean(errors_ms(words, truth) < 50) >= 0.85
+    speeds.clear()
+    align(aligner)
+    assert speeds == [1.0], "a recording at espeak's pace is spoken once"
 
 
 def test_silence_and_noise_never_crash_and_stay_inside_the_audio(aligner, tmp_path):
