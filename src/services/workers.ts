@@ -120,6 +120,7 @@ export function createWorkers(config: Config, python: Pick<PythonSetup, 'python'
         ...overrides.env,
         VOICECUE_DATA_DIR: config.dataDir,
         VOICECUE_MAX_TEXT_CHARS: String(config.maxTextChars),
+        VOICECUE_MAX_ALIGN_TEXT_CHARS: String(config.align.maxTextChars),
         PYTHONUNBUFFERED: '1',
         VOICECUE_ALIGN_MODELS: config.alignModels,
         VOICECUE_ALIGN_CACHE: String(config.alignCache),

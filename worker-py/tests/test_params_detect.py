@@ -112,3 +112,19 @@ def test_surrounding_whitespace_is_bounded():
     with pytest.raises(RpcError) as ei:
         P.synthesize({"text": " " * (2 * P.MAX_TEXT) + "hi", "output_path": "/tmp/x.wav"}, "espeak")
     assert "surrounding whitespace" in ei.value.message
+
+
+def test_a_script_to_align_may_be_longer_than_a_text_to_speak(tmp_path):
+    from voicecue_worker import params as P
+    from voicecue_worker.errors import RpcError
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"RIFF")
+    script = "word " * (P.MAX_TEXT // 5 + 10)  # past the synthesis limit, an hour-long chapter's length
+    assert len(script.strip()) > P.MAX_TEXT and P.MAX_ALIGN_TEXT >= 10 * P.MAX_TEXT
+    assert P.align({"aligner": "dtw", "text": script, "audio_path": str(audio)}).text == script
+    with pytest.raises(RpcError) as ei:
+        P.synthesize({"text": script, "output_path": str(tmp_path / "x.wav")}, "espeak")
+    assert "at most %d" % P.MAX_TEXT in ei.value.message
+    with pytest.raises(RpcError) as ei:
+        P.align({"aligner": "dtw", "text": "w " * P.MAX_ALIGN_TEXT, "audio_path": str(audio)})
+    assert "at most %d" % P.MAX_ALIGN_TEXT in ei.value.message

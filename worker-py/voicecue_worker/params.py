@@ -11,6 +11,8 @@ from .text import content_span
 
 # The gateway passes its own limit, so both sides agree on what is too long.
 MAX_TEXT = int(os.environ.get("VOICECUE_MAX_TEXT_CHARS") or 20000)
+# a script to align (POST /align: an hour-long chapter) may be longer than a text to speak
+MAX_ALIGN_TEXT = max(MAX_TEXT, int(os.environ.get("VOICECUE_MAX_ALIGN_TEXT_CHARS") or 200000))
 MIN_SPEED = 0.5
 MAX_SPEED = 2.0
 DATA_DIR_ENV = "VOICECUE_DATA_DIR"
@@ -51,7 +53,7 @@ def job_id(params: Optional[dict]) -> Any:
     return rid
 
 
-def text_param(params: Optional[dict], allow_blank: bool = False) -> str:
+def text_param(params: Optional[dict], allow_blank: bool = False, limit: Optional[int] = None) -> str:
     """The ``text`` of a request: a string within the limits, encodable as UTF-8 (and not only
     blanks, unless ``allow_blank``: tokenize answers for any text)."""
     text = (params or {}).get("text")
@@ -63,11 +65,12 @@ def text_param(params: Optional[dict], allow_blank: bool = False) -> str:
     n = end - start
     if n == 0 and not allow_blank:
         raise bad("text is empty (only whitespace)")
-    if n > MAX_TEXT:
-        raise bad("text is too long: %d characters after trimming, at most %d" % (n, MAX_TEXT))
-    if len(text) > 2 * MAX_TEXT:  # surrounding whitespace is free, but not without end
+    limit = limit or MAX_TEXT
+    if n > limit:
+        raise bad("text is too long: %d characters after trimming, at most %d" % (n, limit))
+    if len(text) > 2 * limit:  # surrounding whitespace is free, but not without end
         raise bad("text is too long: %d characters with its surrounding whitespace, at most %d"
-                  % (len(text), 2 * MAX_TEXT))
+                  % (len(text), 2 * limit))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as e:
@@ -188,7 +191,7 @@ def align(params: Optional[dict]) -> AlignParams:
     aligner = params.get("aligner")
     if not isinstance(aligner, str) or aligner not in ALIGNER_NAMES:
         raise bad("aligner must be one of %s, got %s" % (", ".join(ALIGNER_NAMES), _show(aligner)))
-    text = text_param(params)
+    text = text_param(params, limit=MAX_ALIGN_TEXT)
     audio = check_output_path(params.get("audio_path"), "audio_path")
     if not os.path.isfile(audio):
         raise bad("audio_path is not a file: %r" % params.get("audio_path"))
