@@ -26,6 +26,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "worker-py"))
 sys.path.insert(0, os.path.join(HERE, "corpus"))
 
+from voicecue_worker.server import one_math_thread  # noqa: E402
+
+one_math_thread()  # as the cpu lane's worker runs (before numpy loads)
 import make  # noqa: E402
 from voicecue_worker.plugins import Job, default_registry  # noqa: E402
 from voicecue_worker.text import tokenize  # noqa: E402

@@ -302,11 +302,20 @@ def setup_logging() -> None:
                         level=getattr(logging, level, logging.INFO))
 
 
+def one_math_thread() -> None:
+    """A CPU worker runs one job at a time on one core: numpy's BLAS threads would only spin
+    beside it on the other cores (set before numpy loads; an operator's own setting wins)."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
 def main(argv: Optional[list] = None) -> int:
     t0 = time.perf_counter()
     parser = argparse.ArgumentParser(prog="python -m voicecue_worker")
     parser.add_argument("--lane", choices=LANES, default=os.environ.get("VOICECUE_LANE") or "cpu")
     args = parser.parse_args(argv)
+    if args.lane == "cpu":
+        one_math_thread()
     writer = setup_stdio()
     setup_logging()
     signal.signal(signal.SIGTERM, _on_signal)
