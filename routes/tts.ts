@@ -112,7 +112,7 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
     const { config, workers, store } = app;
     const timings: Record<string, number> = {};
     const ctx = { config, workers, store, log: request.log, signal: clientGone(reply), timings, google: app.google, metrics: app.metrics };
-    const request_ = req ?? receive(request, (b) => (body = b));
+    const speech = req ?? receive(request, (b) => (body = b));
     const logged = (result: SpeechResult) => {
       request.log.info({ id: result.id, engine: result.engine, words: result.words.length, aligner: result.timing.aligner, timings_ms: timings }, 'synthesized');
       return result;
@@ -139,9 +139,9 @@ export default async function ttsRoutes(app: FastifyInstance): Promise<void> {
       };
     };
     if (answer === 'events') {
-      return streamProgress(reply, (progress) => speak({ ...ctx, progress }, request_), (result) => json(logged(result)), (err) => streamFailure(request, err));
+      return streamProgress(reply, (progress) => speak({ ...ctx, progress }, speech), (result) => json(logged(result)), (err) => streamFailure(request, err));
     }
-    const result = logged(await speak(ctx, request_));
+    const result = logged(await speak(ctx, speech));
     const { audio_format } = body!;
     if (answer === 'audio') {
       // Streamed directly: Range and conditional requests belong to GET /download, not to a POST.

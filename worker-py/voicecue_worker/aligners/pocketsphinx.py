@@ -388,11 +388,7 @@ class PocketsphinxAligner(Aligner):
     def _phones_of(self, word: str) -> Optional[int]:
         n = self._phone_count.get(word)
         if n is None:
-            p = self.ps.ps_lookup_word(self.decoder, word.encode("utf-8"))
-            n = 0
-            if p:
-                n = len(ctypes.string_at(p).split())
-                self.sb.ckd_free(p)
+            n = len(self._pronunciation(word))
             if len(self._phone_count) < 200000:
                 self._phone_count[word] = n
         return n or None
@@ -592,6 +588,7 @@ class PocketsphinxAligner(Aligner):
         return better if better else got
 
     def _pronunciation(self, word: str) -> List[str]:
+        """The dictionary's phones for ``word`` (an alternate as ``word(2)``); none when it lacks it."""
         p = self.ps.ps_lookup_word(self.decoder, word.encode("utf-8"))
         if not p:
             return []
