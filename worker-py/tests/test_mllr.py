@@ -26,7 +26,7 @@ def test_the_model_is_read_as_the_decoder_reads_it(adapter):
     assert (adapter.ivar > 0).all() and np.isfinite(adapter.means).all()
 
 
-def test_features_are_the_decoders_own(adapter, corpus):  # noqa: F811
+def test_features_come_through_the_decoders_front_end_framed_and_normalised(adapter, corpus):  # noqa: F811
     it = corpus["clean-clean-00"]
     with open(it["audio"], "rb") as f:
         pcm = f.read()[44:]
