@@ -31,9 +31,18 @@ async function service(t: Parameters<typeof tempDir>[0], env: Record<string, str
   return `http://127.0.0.1:${await listening(app)}`;
 }
 
+// The waits below add up to more than tap's default 120 s: a stuck step fails with its own
+// message rather than the whole file expiring without a word.
+t.setTimeout(300_000);
+
 let browser: Browser;
 t.before(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+  // A launch that hangs on a loaded machine is given up and tried once more.
+  const launch = () => chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true, timeout: 45_000 });
+  browser = await launch().catch((err: Error) => {
+    t.comment(`chromium did not start (${err.message.split('\n')[0]}); trying once more`);
+    return launch();
+  });
 });
 t.teardown(() => browser?.close());
 
@@ -42,11 +51,13 @@ t.test('speak: the audio plays, a word lights up while it is said, the SRT downl
   const page = await browser.newPage();
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(e.message));
+  t.comment('page: open');
   await page.goto(base);
   await page.waitForFunction(() => document.querySelector('#health-status')?.textContent === 'Ready.');
   t.match(await page.textContent('#health-list'), /engine espeak: available/);
 
   await page.fill('#text', 'Hello there, this is the page speaking a sentence of several words for the highlight.');
+  t.comment('page: speak');
   await page.click('#speak');
   // The stream done and the stored result shown (a loaded machine may take a while), then the clock.
   await page.waitForFunction(() => /words in/.test(document.querySelector('#result-info')?.textContent ?? '') || !document.querySelector('#error').hidden, null, { timeout: 60_000 });
@@ -86,6 +97,7 @@ t.test('speak: the audio plays, a word lights up while it is said, the SRT downl
   const lines = (await page.textContent('#preview'))!.split(/\r?\n/).filter((l) => /[a-z]/i.test(l) && !l.includes('-->'));
   t.ok(lines.every((l) => [...l].length <= 12), 'lines of at most 12 characters after the change');
 
+  t.comment('page: a voice to clone');
   // A voice to clone, uploaded and listed.
   const dir = await tempDir(t);
   const reference = join(dir, 'me.mp3');
@@ -102,6 +114,7 @@ t.test('speak: the audio plays, a word lights up while it is said, the SRT downl
   await page.waitForSelector('#voice-list li', { state: 'detached', timeout: 10_000 });
   t.same(((await (await fetch(`${base}/voices`)).json()) as { voices: unknown[] }).voices, [], 'and deleted');
 
+  t.comment('page: align');
   // An uploaded WAV aligned to its script: the same view, words timed.
   const wav = join(dir, 'speech.wav');
   execFileSync('espeak-ng', ['-w', wav, 'The quick brown fox jumps over the lazy dog.']);
