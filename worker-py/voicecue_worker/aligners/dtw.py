@@ -539,26 +539,27 @@ class DtwAligner(Aligner):
         w = open_wav(audio_path)
         rec_sr = w.getframerate()
         f_max = min(F_MAX, 0.45 * min(rec_sr, ref_sr))  # a band both signals have
-        rec, ref = Featurizer(rec_sr, f_max), Featurizer(ref_sr, f_max)
+        rec = Featurizer(rec_sr, f_max)
         # one after the other: espeak speaks in a forked child, and a fork beside a running
         # thread can inherit a lock that thread held
         rec_mel = read_wav(w, rec, job)
         job.check()
         english = voice.canonical.lower().startswith("en")
         ref_text, ref_spans, groups = spoken_reference(text, spans) if english else (text, spans, None)
-        _, words, _ = self.espeak.speak(ref_text, ref_spans, voice, 1.0, ref.feed_pcm, None, job.should_stop)
-        job.check()
-        ref_mel = ref.finish()
+
+        def reference(speed: float):
+            feat = Featurizer(ref_sr, f_max)
+            _, spoken, _ = self.espeak.speak(ref_text, ref_spans, voice, speed, feat.feed_pcm, None, job.should_stop)
+            job.check()
+            return feat, spoken, feat.finish()
+
+        ref, words, ref_mel = reference(1.0)
         # a reference at the recording's pace warps less: espeak again at the ratio of speech times
         snr_db = 10 * math.log10(speech_level(rec_mel) / float(noise_floor(rec_mel).sum())) if len(rec_mel) > 1 else 0.0
         if snr_db >= TEMPO_SNR_DB and len(ref_mel) > 1:
             ratio = float((~_silent_frames(ref_mel)).sum() * ref.frame_s) / max(1e-3, float((~_silent_frames(rec_mel)).sum() * rec.frame_s))
             if abs(ratio - 1.0) > TEMPO_TOLERANCE:
-                speed = min(max(ratio, 0.5), 2.0)
-                ref = Featurizer(ref_sr, f_max)
-                _, words, _ = self.espeak.speak(ref_text, ref_spans, voice, speed, ref.feed_pcm, None, job.should_stop)
-                job.check()
-                ref_mel = ref.finish()
+                ref, words, ref_mel = reference(min(max(ratio, 0.5), 2.0))
         duration = rec.samples / rec_sr
         if len(rec_mel) < 2:
             raise RpcError(NO_SPEECH, "the audio is too short to align (%d samples)" % rec.samples)

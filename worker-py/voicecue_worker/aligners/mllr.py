@@ -172,8 +172,8 @@ class Adapter:
         return path
 
     def statistics(self, feats: np.ndarray, segments: Sequence[Tuple[List[str], int, int]]):
-        """Occupancy and first-order sums per (codebook, stream, density) from timed phone
-        strings; speech only (under noise, silence frames would pull the transform toward the noise)."""
+        """Occupancy, first- and second-order sums per (codebook, stream, density) from timed
+        phone strings of speech, and the frames they cover."""
         occ = np.zeros(self.means.shape[:3])
         first = np.zeros(self.means.shape)
         second = np.zeros(self.means.shape)
@@ -181,7 +181,7 @@ class Adapter:
         for phones, sf, ef in segments:
             ef = min(ef, len(feats) - 1)
             ids = [self.phone_ids[p] for p in phones if p in self.phone_ids]
-            if not ids or ef < sf or (phones[0] in ("SIL", "+NSN+", "+SPN+")):
+            if not ids or ef < sf:
                 continue
             o = feats[sf:ef + 1]
             ll = [self._loglik(o, cb) for cb in ids]

@@ -299,13 +299,6 @@ class _Slot:
         self.sentence_end = sentence_end  # a sentence ends after this word
 
 
-def mllr_phone(word: str) -> Optional[str]:
-    """The base phone a filler or phone-loop word is scored with."""
-    if word.startswith("vcg_"):
-        return word[4:].upper()
-    return {"<sil>": "SIL", "<s>": "SIL", "</s>": "SIL", "[NOISE]": "+NSN+", "[SPEECH]": "+SPN+"}.get(word)
-
-
 class _Segment:
     __slots__ = ("word", "sf", "ef", "ascr")
 
@@ -573,11 +566,11 @@ class PocketsphinxAligner(Aligner):
         if self.adapter is None or not frames or sum(g.ascr for g in words) / frames >= ADAPT_BELOW:
             return got  # a voice and channel the model already fits: one pass
         job.check()
-        timed = []
-        for g in segs:
-            phones = [mllr_phone(g.word)] if g.word in FILLERS or g.word.startswith(("vcg_", "++")) else self._pronunciation(g.word)
-            if phones and phones[0]:
-                timed.append((phones, g.sf, g.ef))
+        # speech only, the words and the phone loop's phones: under noise, silence and fillers
+        # would pull the transform toward the noise
+        timed = [([g.word[4:].upper()] if g.word.startswith("vcg_") else self._pronunciation(g.word), g.sf, g.ef)
+                 for g in segs if g.word not in FILLERS and not g.word.startswith("++")]
+        timed = [t for t in timed if t[0]]
         try:
             if not self.adapter.adapt(pcm, timed):
                 return got
